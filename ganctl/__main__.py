@@ -1,0 +1,3 @@
+from ganctl.cli.app import main
+
+main()

@@ -1,0 +1,169 @@
+"""The `ganctl` command: Typer on the outside, Hydra on the inside.
+
+`train` hands its extra arguments to Hydra's own entry point unchanged, so overrides, `-m` sweeps, launchers,
+sweepers and `--cfg job` behave as in any Hydra app. Bad input of any kind becomes one line on stderr and exit
+code 2; only genuine bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ganctl.errors import UserError
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+GROUPS = ("data", "model", "method", "metrics", "experiment")
+
+app = typer.Typer(
+    name="ganctl",
+    help="Train, sample and evaluate GANs. Configs live in conf/; any Hydra override works after a command.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+err = Console(stderr=True)
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    # SystemExit, not typer.Exit: it must pass through Hydra's job runner, which catches every Exception.
+    raise SystemExit(2)
+
+
+def one_line(text: str) -> str:
+    """Hydra and OmegaConf errors span several lines (full_key, object_type, hints): keep the informative ones."""
+    noise = ("full_key:", "object_type", "reference_type", "Set the environment variable", "explicit_type")
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip() and not ln.strip().startswith(noise)]
+    return "; ".join(lines)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn every kind of bad input into `fail()`; let anything else raise with its traceback."""
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        yield
+    except UserError as e:
+        fail(str(e))
+    except MissingConfigException as e:
+        if e.options:  # unknown choice in a config group: name the known ones
+            missing = (e.missing_cfg_file or "").split("/")
+            group = "/".join(missing[:-1]) or "group"
+            fail(f"unknown {group} '{missing[-1]}'; choose one of: {', '.join(sorted(e.options))}")
+        fail(one_line(e))
+    except (HydraException, OmegaConfBaseException) as e:
+        cause = e.__cause__
+        message = one_line(e)
+        if cause is not None and one_line(cause) not in message:
+            message += f"; {one_line(cause)}"
+        fail(message)
+
+
+def run_hydra(task, overrides: list[str]) -> None:
+    """Call `hydra.main` with the overrides as its command line: Hydra makes the run folders and sweeps."""
+    import hydra
+
+    from ganctl.engine.config import CONF_DIR, register
+
+    register()
+
+    def guarded_task(cfg):
+        with user_errors():  # inside the job, so Hydra adds no "Error executing job" report of its own
+            return task(cfg)
+
+    # Hydra prints its own multi-line report and exits 1 unless this is set; we want the exception instead.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    sys.argv = ["ganctl", *overrides]
+    with user_errors():
+        hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(guarded_task)()
+
+
+@app.command(context_settings=PASS_THROUGH)
+def train(ctx: typer.Context) -> None:
+    """Train a GAN. Extra arguments are Hydra overrides:
+
+    [bold]ganctl train method=wgan_gp data=ring8 train.steps=5000[/]
+    [bold]ganctl train -m method=gan,nsgan,wgan,wgan_gp seed=0,1,2[/]   (a sweep; add hydra/launcher=joblib to run in parallel)
+    [bold]ganctl train train.resume=outputs/2026-11-25/10-00-00 train.steps=4000[/]
+    [bold]ganctl train --cfg job method=wgan[/]   (print the composed config)
+    """
+    from ganctl.engine import train as engine_train
+
+    run_hydra(engine_train.main, list(ctx.args))
+
+
+@app.command()
+def sample(
+    run_dir: str = typer.Argument(..., help="A run folder made by `ganctl train` (or a checkpoint .pt file)."),
+    n: int = typer.Option(2500, "-n", "--n", help="Number of samples."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output .npz (default: RUN_DIR/samples/...)."),
+    checkpoint: str = typer.Option("last", "--checkpoint", "-c", help="last, best, or a path to a .pt file."),
+) -> None:
+    """Write N samples of a run's generator as .npz, plus a picture (image grid or 2-D density)."""
+    with user_errors():
+        from ganctl.engine import runs
+
+        npz, png = runs.sample(run_dir, n, out, checkpoint)
+    Console().print(f"samples: {npz}\npicture: {png}")
+
+
+@app.command(context_settings=PASS_THROUGH)
+def evaluate(
+    ctx: typer.Context,
+    run_dir: str = typer.Argument(..., help="A run folder made by `ganctl train`."),
+    checkpoint: str = typer.Option("last", "--checkpoint", "-c", help="last, best, or a path to a .pt file."),
+) -> None:
+    """Evaluate a run against held-out real data; print a table and write RUN_DIR/metrics.json.
+
+    Extra arguments override the run's config: [bold]eval.n=5000[/], [bold]metrics=[wasserstein,mmd][/],
+    [bold]data.path=/datasets/mnist[/].
+    """
+    with user_errors():
+        from ganctl.engine import runs
+
+        metrics, path = runs.evaluate_run(run_dir, list(ctx.args), checkpoint)
+    table = Table(title=f"metrics of {run_dir}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.6g}")
+    Console().print(table)
+    Console().print(f"written: {path}")
+
+
+def help_line(path: Path) -> str:
+    """The first comment line of a config file that is not a Hydra package directive."""
+    for line in path.read_text().splitlines():
+        if line.startswith("#") and not line.startswith("# @package"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+@app.command("list")
+def list_choices() -> None:
+    """The methods, data sets, networks and metrics that can be named, one line of help each."""
+    from ganctl.engine.config import CONF_DIR
+
+    for group in GROUPS:
+        table = Table(title=f"{group}=", title_justify="left", show_header=False, box=None, padding=(0, 2))
+        for path in sorted((CONF_DIR / group).glob("*.yaml")):
+            table.add_row(f"[bold]{path.stem}[/]", help_line(path))
+        Console().print(table)
+        Console().print()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app()

@@ -1,0 +1,78 @@
+"""The typed schema of `conf/config.yaml`, registered with Hydra so that wrong types and unknown keys fail at
+composition time with Hydra's own message (which the CLI shortens to one line).
+
+Groups whose keys depend on the choice (data, model, method, metrics) are typed `Any`: their `_target_`
+constructors validate their own arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 256
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    eval_every: int = 0
+    resume: Optional[str] = None
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    n: int = 2500
+    at_end: bool = True
+    monitor: str = "wasserstein"
+    monitor_mode: str = "min"
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    device: str = "auto"
+    name: Optional[str] = None
+    data: Any = MISSING
+    model: Any = MISSING
+    method: Any = MISSING
+    metrics: Any = field(default_factory=dict)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _unique_run_dir(base: str, name: Optional[str]) -> str:
+    """outputs/<date>/<time>[_<name>], with -2, -3, ... appended if two runs start in the same second, so
+    that a run never writes into another's folder. OmegaConf caches resolver results per argument, so the
+    folder is chosen once per process."""
+    base = f"{base}_{name}" if name else base
+    candidate, k = base, 2
+    while Path(candidate).exists():
+        candidate, k = f"{base}-{k}", k + 1
+    return candidate
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="ganctl_schema", node=Config)
+    if not OmegaConf.has_resolver("ganctl.run_dir"):
+        OmegaConf.register_new_resolver("ganctl.run_dir", _unique_run_dir, use_cache=True)
+
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"

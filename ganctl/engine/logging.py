@@ -1,0 +1,82 @@
+"""TensorBoard logging and the on-device accumulation of step statistics.
+
+Losses are summed on the device and read back once per `train.log_every` steps (one host synchronisation),
+never per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+
+class Accumulator:
+    """Running means of scalar tensors, kept on the device until `flush()`."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, prefix: str, values: dict[str, torch.Tensor]) -> None:
+        for key, value in values.items():
+            tag = f"{prefix}{key}"
+            value = value.detach().float()
+            self.sums[tag] = self.sums[tag] + value if tag in self.sums else value
+            self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def flush(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        tags = list(self.sums)
+        means = torch.stack([self.sums[t] / self.counts[t] for t in tags]).tolist()  # the one sync
+        self.sums, self.counts = {}, {}
+        return dict(zip(tags, means))
+
+
+def flat_hparams(cfg: DictConfig) -> dict:
+    """Every scalar leaf of the config as `a.b.c: value`: what TensorBoard's HParams tab compares."""
+    flat = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(value, f"{name}.")
+            elif isinstance(value, (bool, int, float, str)):
+                flat[name] = value
+            elif value is None:
+                flat[name] = "null"
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
+
+
+class TensorBoard:
+    def __init__(self, log_dir, purge_step: int | None = None):
+        # purge_step: a resumed run drops events logged after its checkpoint, so curves do not double back.
+        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def picture(self, tag: str, picture: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, picture, step, dataformats="HWC")
+
+    def config(self, cfg: DictConfig) -> None:
+        text = OmegaConf.to_yaml(cfg, resolve=True)
+        self.writer.add_text("config", "```\n" + text + "\n```", 0)  # code block: keep YAML indentation
+
+    def hparams(self, cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
+        """The run's config and final metrics in the HParams tab, in this run's own event file (not the
+        sub-folder `SummaryWriter.add_hparams` creates), so a sweep's runs line up side by side."""
+        tagged = {f"metric/{k}": v for k, v in metrics.items()}
+        for summary in hparams(flat_hparams(cfg), tagged):
+            self.writer.file_writer.add_summary(summary)
+        self.scalars(tagged, step)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,116 @@
+"""Reopening a finished run: its checkpoint, effective config and generator, for `sample` and `evaluate`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from torch import nn
+
+from ganctl.engine import build, checkpoint
+from ganctl.engine.config import CONF_DIR, Config, register
+from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, generate, write_json
+from ganctl.engine.images import sample_picture, save_png
+from ganctl.engine.logging import TensorBoard
+from ganctl.errors import UserError
+
+log = logging.getLogger("ganctl")
+
+# `ganctl evaluate RUN metrics=[...]` re-selects from this config group; other groups belong to the run.
+SELECTABLE_GROUPS = ("metrics",)
+FIXED_GROUPS = ("data", "model", "method")
+
+
+@dataclass
+class Run:
+    path: Path
+    checkpoint: Path
+    state: dict
+    cfg: DictConfig
+    g: nn.Module
+    device: torch.device
+
+
+def one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The run's own config, typed by the schema, with `key=value` overrides; `metrics=[a,b]` re-selects
+    metrics through Hydra (so the choices and their errors are Hydra's)."""
+    register()
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    OmegaConf.set_struct(cfg, True)
+    values, groups = [], []
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if "=" not in item:
+            raise UserError(f"override '{item}' is not of the form key=value (e.g. eval.n=5000)")
+        if key in FIXED_GROUPS:
+            raise UserError(f"'{item}': {key} belongs to the run and cannot change here; override its keys "
+                            f"instead (e.g. data.path=/new/location)")
+        (groups if key in SELECTABLE_GROUPS else values).append(item)
+    try:
+        if groups:
+            with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+                cfg.metrics = compose("config", overrides=groups).metrics
+        cfg.merge_with_dotlist(values)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise UserError(one_line(e)) from None
+    return cfg
+
+
+def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()) -> Run:
+    path = checkpoint.resolve(run_dir, which)
+    state = checkpoint.load(path)
+    if not isinstance(state, dict) or "config" not in state or "g" not in state:
+        raise UserError(f"checkpoint {path} is not a ganctl checkpoint (no config or generator weights)")
+    cfg = apply_overrides(OmegaConf.create(state["config"]), list(overrides))
+    device = build.device(cfg.device)
+    g, _ = build.networks(cfg, tuple(state["data_shape"]))
+    try:
+        g.load_state_dict(state["g"])
+    except RuntimeError as e:
+        raise UserError(f"checkpoint {path} does not fit the generator its config describes: "
+                        f"{one_line(e)[:200]}") from None
+    run_path = Path(run_dir) if Path(run_dir).is_dir() else path.parent.parent
+    return Run(run_path, path, state, cfg, g.to(device), device)
+
+
+def sample(run_dir: str, n: int, out: str | None, which: str) -> tuple[Path, Path]:
+    """n samples as .npz (array `samples`, plus the step) and a picture beside it."""
+    if n <= 0:
+        raise UserError(f"-n {n}: the number of samples must be positive")
+    run = open_run(run_dir, which)
+    samples = generate(run.g, n, run.cfg.model.z_dim, run.device, run.cfg.seed + EVAL_SEED_OFFSET + 1).cpu()
+    out_path = Path(out) if out else run.path / "samples" / f"samples_step{run.state['step']:07d}_n{n}.npz"
+    if out_path.suffix != ".npz":
+        raise UserError(f"--out {out_path}: samples are written as .npz; give a file name ending in .npz")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_path, samples=samples.numpy(), step=run.state["step"])
+    picture_path = out_path.with_suffix(".png")
+    save_png(sample_picture(samples, run.state.get("modes")), picture_path)
+    return out_path, picture_path
+
+
+def evaluate_run(run_dir: str, overrides: list[str], which: str = "last") -> tuple[dict[str, float], Path]:
+    run = open_run(run_dir, which, overrides)
+    torch.manual_seed(run.cfg.seed)
+    data = build.dataset(run.cfg)
+    if tuple(data.shape) != tuple(run.state["data_shape"]):
+        raise UserError(f"data {data.name} has samples of shape {data.shape} but the run was trained on "
+                        f"{tuple(run.state['data_shape'])}; point data.path at the run's data")
+    metrics = evaluate(run.g, run.cfg, data, run.device)
+    out = run.path / "metrics.json"
+    write_json(metrics, out, step=run.state["step"], checkpoint=str(run.checkpoint), n=run.cfg.eval.n)
+    tb = TensorBoard(run.path / "tb")
+    tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, run.state["step"])
+    tb.close()
+    return metrics, out

@@ -1,0 +1,56 @@
+"""conf/data/*.yaml: one help line, a `_target_` that exists, keys that are its parameters, and instantiation."""
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.utils import get_method, instantiate
+from omegaconf import OmegaConf
+
+from tests.data.formats import write_mnist_folder
+
+CONF_DATA = Path(__file__).resolve().parents[2] / "conf" / "data"
+CONFIG_FILES = sorted(CONF_DATA.glob("*.yaml"))
+
+
+def test_every_documented_data_config_exists():
+    assert {file.stem for file in CONFIG_FILES} >= {
+        "ring8", "grid25", "digits", "mnist", "fashion_mnist", "cifar10", "image_folder", "array"}
+
+
+@pytest.mark.parametrize("file", CONFIG_FILES, ids=lambda file: file.stem)
+def test_config_has_one_help_line_and_keys_that_are_parameters(file):
+    lines = file.read_text().splitlines()
+    assert lines[0].startswith("# ") and len(lines[0]) > 10, "the first line is the help text `ganctl list` prints"
+    assert not lines[1].startswith("#"), "exactly one help line"
+    config = OmegaConf.to_container(OmegaConf.load(file))
+    target = get_method(config.pop("_target_"))
+    parameters = inspect.signature(target).parameters
+    assert set(config) <= set(parameters), f"keys that are not parameters of {target.__name__}"
+    for key, value in config.items():  # a config value that repeats the default must repeat it exactly
+        default = parameters[key].default
+        if default is not inspect.Parameter.empty and key not in ("path", "name"):
+            assert value == default, f"{file.name}: {key}={value} but the function default is {default}"
+
+
+@pytest.mark.parametrize("stem, name", [("ring8", "ring8"), ("grid25", "grid25")])
+def test_mixture_configs_instantiate_with_overrides(stem, name):
+    config = OmegaConf.merge(OmegaConf.load(CONF_DATA / f"{stem}.yaml"),
+                             OmegaConf.from_dotlist(["n_train=100", "n_test=10", "std=0.02"]))
+    data = instantiate(config)
+    assert data.name == name and data.train.shape == (100, 2) and data.mode_std == 0.02
+
+
+def test_digits_config_instantiates():
+    data = instantiate(OmegaConf.load(CONF_DATA / "digits.yaml"))
+    assert data.name == "digits" and len(data.train) + len(data.test) == 1797
+
+
+def test_fashion_mnist_config_reads_a_folder_given_as_path_override(tmp_path):
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    write_mnist_folder(tmp_path, images, [0, 1], images[:1], [1])
+    config = OmegaConf.merge(OmegaConf.load(CONF_DATA / "fashion_mnist.yaml"),
+                             OmegaConf.from_dotlist([f"path={tmp_path}"]))
+    data = instantiate(config)
+    assert data.name == "fashion_mnist" and data.train.shape == (2, 1, 28, 28)
