@@ -99,9 +99,12 @@ def train(ctx: typer.Context) -> None:
     [bold]ganctl train train.resume=outputs/2026-11-25/10-00-00 train.steps=4000[/]
     [bold]ganctl train --cfg job method=wgan[/]   (print the composed config)
     """
-    from ganctl.engine import train as engine_train
+    def task(cfg):
+        from ganctl.engine import train as engine_train  # torch loads only once the config composed cleanly
 
-    run_hydra(engine_train.main, list(ctx.args))
+        return engine_train.main(cfg)
+
+    run_hydra(task, list(ctx.args))
 
 
 @app.command()

@@ -26,7 +26,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 2000
+    steps: int = 3000
     batch_size: int = 256
     log_every: int = 50
     sample_every: int = 500

@@ -29,23 +29,28 @@ def image_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2) -
 
 def density_image(points: torch.Tensor, modes: torch.Tensor | None = None, size: int = 400,
                   extent: float | None = None) -> np.ndarray:
-    """A 2-D histogram of the points on a square around the origin, log-scaled so that sparse samples between
-    modes stay visible; true mode centres are marked red. Returns (size, size, 3) uint8."""
+    """A 2-D histogram of the points on a square around the origin, returned as (size, size, 3) uint8.
+
+    Any occupied pixel is at least mid-grey and the rest is log-scaled, so that a few stray samples between
+    modes stay visible next to dense modes. True mode centres are ringed in red (rings, not crosses, so the
+    samples on a mode stay visible).
+    """
     xy = points.detach().double().cpu().numpy()[:, :2]
     if extent is None:
         reference = modes.double().cpu().numpy() if modes is not None else xy
         extent = 1.25 * float(np.abs(reference).max()) + 0.25
     counts, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=size, range=[[-extent, extent], [-extent, extent]])
     counts = counts[::-1]  # row 0 is the top of the picture: largest y
-    level = np.log1p(counts) / max(np.log1p(counts).max(), 1e-12)
-    gray = (255 * (1 - level)).astype(np.uint8)  # white background, dark where samples are dense
+    level = np.where(counts > 0, 0.45 + 0.55 * np.log1p(counts) / max(np.log1p(counts).max(), 1e-12), 0.0)
+    gray = (255 * (1 - level)).astype(np.uint8)  # white background, black where samples are densest
     picture = np.stack([gray, gray, gray], axis=-1)
     if modes is not None:
+        rows, cols = np.mgrid[0:size, 0:size]
         for mx, my in modes.double().cpu().numpy()[:, :2]:
-            col = int((mx + extent) / (2 * extent) * (size - 1))
-            row = int((extent - my) / (2 * extent) * (size - 1))
-            picture[max(row - 4, 0) : row + 5, min(max(col, 0), size - 1)] = (220, 30, 30)
-            picture[min(max(row, 0), size - 1), max(col - 4, 0) : col + 5] = (220, 30, 30)
+            col = (mx + extent) / (2 * extent) * (size - 1)
+            row = (extent - my) / (2 * extent) * (size - 1)
+            ring = np.abs(np.hypot(rows - row, cols - col) - 7) < 0.8
+            picture[ring] = (220, 30, 30)
     return picture
 
 

@@ -85,11 +85,14 @@ def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()
 
 
 def sample(run_dir: str, n: int, out: str | None, which: str) -> tuple[Path, Path]:
-    """n samples as .npz (array `samples`, plus the step) and a picture beside it."""
+    """n samples as .npz (array `samples`, plus the step) and a picture beside it.
+
+    They come from the evaluation noise stream, so they are exactly the samples `ganctl evaluate eval.n=n`
+    scores: a user can recompute any metric from the file."""
     if n <= 0:
         raise UserError(f"-n {n}: the number of samples must be positive")
     run = open_run(run_dir, which)
-    samples = generate(run.g, n, run.cfg.model.z_dim, run.device, run.cfg.seed + EVAL_SEED_OFFSET + 1).cpu()
+    samples = generate(run.g, n, run.cfg.model.z_dim, run.device, run.cfg.seed + EVAL_SEED_OFFSET).cpu()
     out_path = Path(out) if out else run.path / "samples" / f"samples_step{run.state['step']:07d}_n{n}.npz"
     if out_path.suffix != ".npz":
         raise UserError(f"--out {out_path}: samples are written as .npz; give a file name ending in .npz")

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganctl.engine import build, checkpoint
 from ganctl.engine.batches import BatchSampler
+from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, generate, is_better, monitored, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import Accumulator, TensorBoard
@@ -63,17 +64,16 @@ def check_train_config(cfg: DictConfig) -> None:
 def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict]:
     path = checkpoint.resolve(cfg.train.resume, "last")
     state = checkpoint.load(path)
-    saved = OmegaConf.create(state["config"])
-    merged = cfg.copy()
-    with_flag = OmegaConf.is_struct(merged)
-    OmegaConf.set_struct(merged, False)
+    saved = OmegaConf.to_container(OmegaConf.create(state["config"]))
+    current = OmegaConf.to_container(cfg, resolve=True)
     for key in RESUMED_KEYS:
-        if OmegaConf.select(cfg, key) != OmegaConf.select(saved, key):
+        if current.get(key) != saved.get(key):
             log.warning("resume: %s is taken from the resumed run, not from this command", key)
-        merged[key] = saved[key]
-    OmegaConf.set_struct(merged, with_flag)
+    merged = {**current, **{key: saved[key] for key in RESUMED_KEYS}}
+    typed = OmegaConf.merge(OmegaConf.structured(Config), merged)  # typed again, as Hydra composed it
+    OmegaConf.set_struct(typed, True)
     log.info("resuming from %s at step %d", path, state["step"])
-    return merged, state
+    return typed, state
 
 
 def train(cfg: DictConfig, run_dir: Path) -> float | None:
