@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ganctl.errors import UserError
+
+log = logging.getLogger("ganctl")
 
 EVAL_SEED_OFFSET = 1000  # the evaluation noise stream is fixed per run and independent of training's
 
@@ -47,7 +50,7 @@ def compute_metrics(metrics: DictConfig, real: torch.Tensor, fake: torch.Tensor,
                    and accepted[k].default is inspect.Parameter.empty and k not in fn.keywords]
         if missing:
             # e.g. mode coverage on data without known modes: say so rather than fail the whole evaluation
-            print(f"metric {name}: skipped, the data set provides no {', '.join(missing)}")
+            log.warning("metric %s: skipped, the data set provides no %s", name, ", ".join(missing))
             continue
         extra = {k: v for k, v in context.items() if k in accepted}
         value = fn(real=real, fake=fake, **extra) if "real" in accepted else fn(fake=fake, **extra)
@@ -64,7 +67,7 @@ def evaluate(g, cfg: DictConfig, data, device: torch.device) -> dict[str, float]
     if n <= 0:
         raise UserError(f"eval.n={n} must be positive")
     if n > n_real:
-        print(f"eval.n={n} is more than the {n_real} held-out real samples; using {n_real} of each")
+        log.warning("eval.n=%d is more than the %d held-out real samples; using %d of each", n, n_real, n_real)
         n = n_real
     fake = generate(g, n, cfg.model.z_dim, device, cfg.seed + EVAL_SEED_OFFSET)
     real = data.test[:n].to(device)

@@ -10,9 +10,13 @@ import torch
 from PIL import Image
 
 
-def image_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> (rows*(H+pad)+pad, cols*(W+pad)+pad, 3) uint8."""
+def image_grid(images: torch.Tensor, columns: int | None = None, pad: int = 2, min_side: int = 32) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (rows*(H+pad)+pad, cols*(W+pad)+pad, 3) uint8. Images smaller than
+    `min_side` are enlarged by pixel repetition (8x8 digits are otherwise too small to see)."""
     images = images.detach().float().cpu().clamp(-1, 1)
+    if images.shape[-1] < min_side:
+        scale = math.ceil(min_side / images.shape[-1])
+        images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)

@@ -220,6 +220,11 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         for key, value in metrics.items():
             log.info("%s = %.6g", key, value)
     tb.close()
-    log.info("done: %d steps in %.1f s; run folder %s", step, wall, run_dir)
+    log.info("done: %d steps in %.1f s", step, wall)
+    log.info("run folder:  %s", run_dir)
+    log.info("checkpoint:  %s", ckpt_dir / "last.pt")
+    log.info("samples:     %s", run_dir / "samples")
+    if cfg.eval.at_end:
+        log.info("metrics:     %s", run_dir / "metrics.json")
     log.info("TensorBoard: tensorboard --logdir %s", run_dir / "tb")
     return result
