@@ -101,8 +101,9 @@ def test_multirun_runs_two_jobs_into_outputs_multirun(tmp_path):
     assert not torch.equal(*weights)  # two different seeds really ran
 
 
-def test_multirun_with_the_joblib_launcher(tmp_path):
-    result = run_cli("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "method=nsgan,wgan_gp",
+def test_multirun_with_a_launcher_configured_under_conf_hydra(tmp_path):
+    """conf/hydra/launcher/parallel.yaml extends Hydra's joblib launcher: configs there work unchanged."""
+    result = run_cli("train", "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "method=nsgan,wgan_gp",
                      *QUICK, "eval.at_end=false", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Joblib" in result.stdout + result.stderr

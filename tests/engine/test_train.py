@@ -131,3 +131,18 @@ def test_tensorboard_records_losses_critic_estimate_and_samples(tmp_path):
         assert loss.value == pytest.approx(-w.value, abs=1e-6)
     final = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert events.Scalars("metric/wasserstein")[-1].value == pytest.approx(final["wasserstein"], rel=1e-6)
+
+
+def test_train_dcgan_on_digits_writes_image_grids(tmp_path):
+    from PIL import Image
+
+    cfg = make_config("data=digits", "model=dcgan", "model.generator.width=16", "model.discriminator.width=16",
+                      "train.steps=20", "train.sample_every=20", "metrics=[mmd]", "eval.n=200",
+                      "train.progress=false")
+    train(cfg, tmp_path)
+    grid = Image.open(tmp_path / "samples" / "step_0000020.png")
+    # 64 samples in an 8 x 8 grid; 8x8 digits enlarged 4x to 32 pixels, 2-pixel padding: 8 * 34 + 2
+    assert grid.size == (274, 274)
+    state = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
+    assert state["data_shape"] == [1, 8, 8] and state["modes"] is None
+    assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 200
