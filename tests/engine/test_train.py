@@ -132,6 +132,14 @@ def test_tensorboard_records_losses_critic_estimate_and_samples(tmp_path):
     final = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert events.Scalars("metric/wasserstein")[-1].value == pytest.approx(final["wasserstein"], rel=1e-6)
 
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        events.PluginTagToContent("hparams")["_hparams_/session_start_info"]).session_start_info
+    assert start.hparams["method._target_"].string_value == "ganctl.methods.wgan.Wgan"
+    assert start.hparams["optim.lr_d"].number_value == pytest.approx(5e-5)
+    assert start.hparams["train.steps"].number_value == 20
+
 
 def test_train_dcgan_on_digits_writes_image_grids(tmp_path):
     from PIL import Image
@@ -146,3 +154,34 @@ def test_train_dcgan_on_digits_writes_image_grids(tmp_path):
     state = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
     assert state["data_shape"] == [1, 8, 8] and state["modes"] is None
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 200
+
+
+class NanAfter:
+    """A method whose losses turn NaN from a given step on: the engine must stop, not train on garbage."""
+
+    def __new__(cls, n_critic: int = 1, nan_from: int = 15):
+        from ganctl.methods.nsgan import Nsgan
+
+        class Poisoned(Nsgan):
+            calls = 0
+
+            def discriminator_step(self, g, d, real, z):
+                out = super().discriminator_step(g, d, real, z)
+                Poisoned.calls += 1
+                if Poisoned.calls >= nan_from:
+                    out["loss"] = out["loss"] * float("nan")
+                return out
+
+        return Poisoned(n_critic)
+
+
+def test_train_stops_on_nan_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    from ganctl.errors import UserError
+
+    cfg = make_config("method._target_=tests.engine.test_train.NanAfter", "train.steps=100",
+                      "train.checkpoint_every=10", *FAST)
+    with pytest.raises(UserError, match=r"training diverged at step 20: loss/d = nan"):
+        train(cfg, tmp_path)
+    state = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
+    assert state["step"] == 10
+    assert all(torch.isfinite(w).all() for w in state["g"].values())
