@@ -42,9 +42,22 @@ def fail(message: str) -> None:
 
 def one_line(text: str) -> str:
     """Hydra and OmegaConf errors span several lines (full_key, object_type, hints): keep the informative ones."""
-    noise = ("full_key:", "object_type", "reference_type", "Set the environment variable", "explicit_type")
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip() and not ln.strip().startswith(noise)]
-    return "; ".join(lines)
+    noise = ("object_type", "reference_type", "Set the environment variable", "explicit_type", "Config search path",
+             "provider=")
+    lines, key = [], ""
+    for line in (ln.strip() for ln in str(text).splitlines()):
+        if line.startswith("full_key:"):
+            key = line.split(":", 1)[1].strip()
+        elif line and not line.startswith(noise):
+            lines.append(line)
+    message = "; ".join(lines)
+    return f"{message} (key: {key})" if key and key not in message else message
+
+
+def group_choices(group: str) -> list[str]:
+    from ganctl.engine.config import CONF_DIR
+
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 @contextlib.contextmanager
@@ -58,10 +71,10 @@ def user_errors():
     except UserError as e:
         fail(str(e))
     except MissingConfigException as e:
-        if e.options:  # unknown choice in a config group: name the known ones
-            missing = (e.missing_cfg_file or "").split("/")
-            group = "/".join(missing[:-1]) or "group"
-            fail(f"unknown {group} '{missing[-1]}'; choose one of: {', '.join(sorted(e.options))}")
+        group, _, choice = (e.missing_cfg_file or "").rpartition("/")
+        options = e.options or (group_choices(group) if group else [])
+        if options:  # unknown choice in a config group: name the known ones
+            fail(f"unknown {group} '{choice}'; choose one of: {', '.join(sorted(options))}")
         fail(one_line(e))
     except (HydraException, OmegaConfBaseException) as e:
         cause = e.__cause__

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
 from ganctl.engine import build, checkpoint
@@ -57,13 +55,12 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
             raise UserError(f"'{item}': {key} belongs to the run and cannot change here; override its keys "
                             f"instead (e.g. data.path=/new/location)")
         (groups if key in SELECTABLE_GROUPS else values).append(item)
-    try:
-        if groups:
-            with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-                cfg.metrics = compose("config", overrides=groups).metrics
-        cfg.merge_with_dotlist(values)
-    except (HydraException, OmegaConfBaseException) as e:
-        raise UserError(one_line(e)) from None
+    # Hydra's and OmegaConf's own errors (unknown key, wrong type, unknown metric) propagate: the CLI shows
+    # them as one line, a notebook user gets the exception.
+    if groups:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg.metrics = compose("config", overrides=groups).metrics
+    cfg.merge_with_dotlist(values)
     return cfg
 
 
