@@ -1,5 +1,5 @@
 # ganctl: `make demo` trains and evaluates a GAN on the 8-Gaussian ring; `make test` runs the test suite.
-# Both create .venv and install only what is missing.
+# Both create .venv and install only what is missing. `make bench` prints training speed against a plain loop.
 #
 # On a GPU machine, install a CUDA build of torch instead of the CPU one, e.g.:
 #   make demo TORCH_INDEX=https://download.pytorch.org/whl/cu128
@@ -26,6 +26,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/train_speed.py
 
 clean-venv:
 	rm -rf $(VENV)
