@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from ganctl.errors import UserError
@@ -91,7 +91,3 @@ def monitored(metrics: dict[str, float], cfg: DictConfig) -> float | None:
     if cfg.eval.monitor not in metrics:
         return None
     return metrics[cfg.eval.monitor]
-
-
-def config_yaml(cfg: DictConfig) -> str:
-    return OmegaConf.to_yaml(cfg, resolve=True)

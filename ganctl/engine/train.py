@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ganctl.engine import build, checkpoint
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
-from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, generate, is_better, monitored, write_json
+from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, is_better, monitored, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import Accumulator, TensorBoard
 from ganctl.errors import UserError
@@ -114,6 +114,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         if device.type == "cuda" and "cuda" in resume_state["rng"]:
             torch.cuda.set_rng_state(resume_state["rng"]["cuda"], device)
         step, best = resume_state["step"], resume_state.get("best")
+        if step >= cfg.train.steps:
+            raise UserError(f"the resumed run is already at step {step}; set train.steps above {step} to continue")
 
     def state() -> dict:
         rng = {"torch": torch.get_rng_state(), "noise": noise.get_state()}

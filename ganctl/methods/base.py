@@ -7,26 +7,28 @@ steps the matching optimiser and logs every other key of `out` as `method/<key>`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor, nn
 
 
-class Method:
+class Method(ABC):
     """One GAN objective. The engine calls these hooks and knows nothing else about the method."""
 
     n_critic: int = 1  # discriminator steps per generator step
 
+    @abstractmethod
     def discriminator_step(self, g: nn.Module, d: nn.Module, real: Tensor, z: Tensor) -> dict[str, Tensor]:
         """Return {"loss": scalar minimised w.r.t. D's parameters, plus scalars worth logging}."""
-        raise NotImplementedError(f"{type(self).__name__} must define discriminator_step")
 
+    @abstractmethod
     def generator_step(self, g: nn.Module, d: nn.Module, real: Tensor, z: Tensor) -> dict[str, Tensor]:
         """Return {"loss": scalar minimised w.r.t. G's parameters, plus scalars worth logging}.
 
-        `real` is a fresh data batch, for methods whose generator loss needs data (e.g. an encoder's
-        reconstruction); the plain objectives ignore it.
+        `real` is the data batch of the last discriminator step (no extra batch is drawn), for methods whose
+        generator loss needs data, e.g. an encoder's reconstruction; the plain objectives ignore it.
         """
-        raise NotImplementedError(f"{type(self).__name__} must define generator_step")
 
     def after_discriminator_step(self, d: nn.Module) -> None:
         """Called after each optimiser step on D (WGAN clips its weights here)."""

@@ -9,7 +9,6 @@ from omegaconf import OmegaConf
 from ganctl.engine import build, checkpoint
 from ganctl.engine.evaluate import evaluate
 from ganctl.engine.train import train
-from ganctl.metrics import wasserstein
 from tests.conftest import FAST, make_config
 
 # A short budget per method that moves the samples clearly on 2 CPU cores. The GANs use a larger learning rate
@@ -92,6 +91,14 @@ def test_train_resume_takes_the_experiment_from_the_checkpoint(tmp_path):
     saved = OmegaConf.create(checkpoint.load(tmp_path / "second" / "checkpoints" / "last.pt")["config"])
     assert saved.method._target_ == "ganctl.methods.wgan_gp.WganGp"
     assert saved.train.steps == 20
+
+
+def test_train_resume_needs_more_steps_than_the_checkpoint(tmp_path):
+    from ganctl.errors import UserError
+
+    train(make_config("train.steps=10", "eval.at_end=false", *FAST), tmp_path / "first")
+    with pytest.raises(UserError, match="already at step 10; set train.steps above 10"):
+        train(make_config("train.steps=10", f"train.resume={tmp_path / 'first'}", *FAST), tmp_path / "again")
 
 
 def test_checkpoint_is_plain_data_loadable_with_weights_only(tmp_path):
