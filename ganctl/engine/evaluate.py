@@ -61,14 +61,18 @@ def compute_metrics(metrics: DictConfig, real: torch.Tensor, fake: torch.Tensor,
     return results
 
 
-def evaluate(g, cfg: DictConfig, data, device: torch.device) -> dict[str, float]:
-    n_real = data.test.shape[0]
-    n = cfg.eval.n
+def eval_size(cfg: DictConfig, data) -> int:
+    """eval.n, capped by the number of held-out real samples (the two sets are kept the same size)."""
+    n, n_real = cfg.eval.n, data.test.shape[0]
     if n <= 0:
         raise UserError(f"eval.n={n} must be positive")
-    if n > n_real:
-        log.warning("eval.n=%d is more than the %d held-out real samples; using %d of each", n, n_real, n_real)
-        n = n_real
+    return min(n, n_real)
+
+
+def evaluate(g, cfg: DictConfig, data, device: torch.device) -> dict[str, float]:
+    n = eval_size(cfg, data)
+    if n < cfg.eval.n:
+        log.warning("eval.n=%d is more than the %d held-out real samples; using %d of each", cfg.eval.n, n, n)
     fake = generate(g, n, cfg.model.z_dim, device, cfg.seed + EVAL_SEED_OFFSET)
     real = data.test[:n].to(device)
     context = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.metric_context().items()}
@@ -85,9 +89,3 @@ def write_json(metrics: dict[str, float], path: Path, **info) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({**info, "metrics": metrics}, indent=2) + "\n")
     tmp.replace(path)
-
-
-def monitored(metrics: dict[str, float], cfg: DictConfig) -> float | None:
-    if cfg.eval.monitor not in metrics:
-        return None
-    return metrics[cfg.eval.monitor]

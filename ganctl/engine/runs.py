@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +13,10 @@ from torch import nn
 
 from ganctl.engine import build, checkpoint
 from ganctl.engine.config import CONF_DIR, Config, register
-from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, generate, write_json
+from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, generate, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import TensorBoard
 from ganctl.errors import UserError
-
-log = logging.getLogger("ganctl")
 
 # `ganctl evaluate RUN metrics=[...]` re-selects from this config group; other groups belong to the run.
 SELECTABLE_GROUPS = ("metrics",)
@@ -109,7 +106,7 @@ def evaluate_run(run_dir: str, overrides: list[str], which: str = "last") -> tup
                         f"{tuple(run.state['data_shape'])}; point data.path at the run's data")
     metrics = evaluate(run.g, run.cfg, data, run.device)
     out = run.path / "metrics.json"
-    write_json(metrics, out, step=run.state["step"], checkpoint=str(run.checkpoint), n=run.cfg.eval.n)
+    write_json(metrics, out, step=run.state["step"], checkpoint=str(run.checkpoint), n=eval_size(run.cfg, data))
     tb = TensorBoard(run.path / "tb")
     tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, run.state["step"])
     tb.close()

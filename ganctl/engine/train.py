@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ganctl.engine import build, checkpoint
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
-from ganctl.engine.evaluate import EVAL_SEED_OFFSET, evaluate, is_better, monitored, write_json
+from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import Accumulator, TensorBoard
 from ganctl.errors import UserError
@@ -148,6 +148,19 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
         tb.picture("samples", pic, at)
 
+    def evaluate_and_keep_best() -> dict[str, float]:
+        """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor."""
+        nonlocal best
+        metrics = evaluate(g, cfg, data, device)
+        value = metrics.get(cfg.eval.monitor)
+        if value is None:
+            log.warning("eval.monitor=%s is not among the computed metrics (%s): no best.pt, nothing for a "
+                        "sweeper to minimise", cfg.eval.monitor, ", ".join(metrics))
+        elif cfg.train.eval_every and is_better(value, best, cfg.eval.monitor_mode):
+            best = value
+            checkpoint.save(state(), ckpt_dir / "best.pt")
+        return metrics
+
     # ---- loop --------------------------------------------------------------------------------------------
     stats = Accumulator()
     progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -198,12 +211,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             if step % cfg.train.sample_every == 0 or step == cfg.train.steps:
                 picture(step)
             if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < cfg.train.steps:
-                metrics = evaluate(g, cfg, data, device)
+                metrics = evaluate_and_keep_best()
                 tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
-                value = monitored(metrics, cfg)
-                if value is not None and is_better(value, best, cfg.eval.monitor_mode):
-                    best = value
-                    checkpoint.save(state(), ckpt_dir / "best.pt")
             if step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps:
                 checkpoint.save(state(), ckpt_dir / "last.pt")
     wall = time.perf_counter() - t_start
@@ -211,13 +220,10 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- final evaluation --------------------------------------------------------------------------------
     result = None
     if cfg.eval.at_end:
-        metrics = evaluate(g, cfg, data, device)
-        result = monitored(metrics, cfg)
-        if result is not None and cfg.train.eval_every and is_better(result, best, cfg.eval.monitor_mode):
-            best = result
-            checkpoint.save(state(), ckpt_dir / "best.pt")
+        metrics = evaluate_and_keep_best()
+        result = metrics.get(cfg.eval.monitor)
         write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
-                   n=cfg.eval.n, wall_time_s=round(wall, 3))
+                   n=eval_size(cfg, data), wall_time_s=round(wall, 3))
         tb.hparams(cfg, {**metrics, "wall_time_s": wall}, step)
         for key, value in metrics.items():
             log.info("%s = %.6g", key, value)

@@ -192,3 +192,12 @@ def test_train_stops_on_nan_naming_the_step_and_keeps_the_last_good_checkpoint(t
     state = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
     assert state["step"] == 10
     assert all(torch.isfinite(w).all() for w in state["g"].values())
+
+
+def test_train_records_the_evaluation_size_used_and_warns_of_a_missing_monitor(tmp_path, caplog):
+    cfg = make_config("train.steps=10", "metrics=[mmd]", *FAST, "data.n_test=100", "eval.n=512")
+    with caplog.at_level("WARNING", logger="ganctl"):
+        result = train(cfg, tmp_path)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["n"] == 100  # capped by the 100 held-out points, not the 512 asked for
+    assert result is None and "eval.monitor=wasserstein is not among the computed metrics (mmd)" in caplog.text
