@@ -150,7 +150,7 @@ def evaluate(
         from ganctl.engine import runs
 
         metrics, path = runs.evaluate_run(run_dir, list(ctx.args), checkpoint)
-    table = Table(title=f"metrics of {run_dir}")
+    table = Table()  # no title: a long run path would wrap it into pieces
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
