@@ -15,6 +15,7 @@ from torch import nn
 from ganctl.data.base import Dataset
 from ganctl.errors import UserError
 from ganctl.methods.base import Method
+from ganctl.nets import options as options_lib
 
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -52,10 +53,38 @@ def dataset(cfg: DictConfig) -> Dataset:
     return build(cfg.data, "data")
 
 
-def networks(cfg: DictConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    g = build(cfg.model.generator, "model.generator", z_dim=cfg.model.z_dim, data_shape=tuple(data_shape))
-    d = build(cfg.model.discriminator, "model.discriminator", data_shape=tuple(data_shape))
-    return g, d
+class Networks:
+    """The `NetworkFactory` handed to `Method.build_networks`: fresh nets of the configured architectures,
+    with the model's discriminator options (`model.pack`, `model.spectral_norm`, `model.minibatch_*`)."""
+
+    def __init__(self, cfg: DictConfig, data_shape: tuple[int, ...]):
+        self.model, self.data_shape, self.z_dim = cfg.model, tuple(data_shape), cfg.model.z_dim
+        self.pack = int(self.model.get("pack", 1))
+        if self.pack < 1:
+            raise UserError(f"model.pack={self.pack} must be a positive integer (1: no packing)")
+        if cfg.train.batch_size % self.pack:
+            raise UserError(f"train.batch_size={cfg.train.batch_size} is not a multiple of model.pack={self.pack}")
+
+    def generator(self, z_dim: int | None = None) -> nn.Module:
+        return build(self.model.generator, "model.generator", z_dim=z_dim or self.z_dim, data_shape=self.data_shape)
+
+    def discriminator(self, outputs: int = 1, options: bool = True) -> nn.Module:
+        pack = self.pack if options else 1
+        d = build(self.model.discriminator, "model.discriminator",
+                  data_shape=options_lib.packed_shape(self.data_shape, pack), outputs=outputs)
+        if not options:
+            return d
+        if self.model.get("minibatch_discrimination", False):
+            options_lib.add_minibatch_discrimination(d, self.model.get("minibatch_kernels", 100),
+                                                     self.model.get("minibatch_kernel_dim", 5))
+        if self.model.get("spectral_norm", False):
+            options_lib.add_spectral_norm(d)
+        return options_lib.Packed(d, pack) if pack > 1 else d
+
+
+def networks(cfg: DictConfig, data_shape: tuple[int, ...], method: Method) -> tuple[nn.Module, nn.Module]:
+    """(G, D) as the method builds them from the configured architectures."""
+    return method.build_networks(Networks(cfg, data_shape))
 
 
 def method(cfg: DictConfig) -> Method:

@@ -68,7 +68,7 @@ def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()
         raise UserError(f"checkpoint {path} is not a ganctl checkpoint (no config or generator weights)")
     cfg = apply_overrides(OmegaConf.create(state["config"]), list(overrides))
     device = build.device(cfg.device)
-    g, _ = build.networks(cfg, tuple(state["data_shape"]))
+    g, _ = build.networks(cfg, tuple(state["data_shape"]), build.method(cfg))
     try:
         g.load_state_dict(state["g"])
     except RuntimeError as e:

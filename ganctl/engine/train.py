@@ -85,14 +85,17 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     torch.manual_seed(cfg.seed)
     device = build.device(cfg.device)
     data = build.dataset(cfg)
-    g, d = build.networks(cfg, data.shape)
     method = build.method(cfg)
-    extra = method.modules()
+    g, d = build.networks(cfg, data.shape, method)
+    g_side, d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or with D
+    extra = {**g_side, **d_side}
     for net in (g, d, *extra.values()):
         net.to(device)
-    opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in extra.values())), cfg.optim.lr_g,
+    opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())), cfg.optim.lr_g,
                             cfg, device)
-    opt_d = build.optimizer(d.parameters(), cfg.optim.lr_d, cfg, device)
+    opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())), cfg.optim.lr_d,
+                            cfg, device)
+    method.attach_optimizers(opt_g, opt_d)
     batches = BatchSampler(data.train.to(device), cfg.train.batch_size, seed=cfg.seed + 1)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     z_dim, batch_size = cfg.model.z_dim, batches.batch_size
@@ -173,7 +176,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         while step < cfg.train.steps:
             log_now = (step + 1) % cfg.train.log_every == 0 or step + 1 == cfg.train.steps
 
-            d.requires_grad_(True)
+            for net in (d, *d_side.values()):
+                net.requires_grad_(True)
             for _ in range(method.n_critic):
                 real = batches.next()
                 out_d = method.discriminator_step(g, d, real, sample_z())
@@ -184,7 +188,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             if log_now:
                 stats.add("grad/", {"d": grad_norm(d)})
 
-            d.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
+            for net in (d, *d_side.values()):
+                net.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
             out_g = method.generator_step(g, d, real, sample_z())
             opt_g.zero_grad(set_to_none=True)
             out_g["loss"].backward()

@@ -1,16 +1,35 @@
 """The contract between the training engine and a GAN objective.
 
-The engine owns the networks, optimisers, data and logging. A method only says how the discriminator and the
-generator losses are formed from a batch; the engine zeroes gradients, calls `backward()` on `out["loss"]`,
-steps the matching optimiser and logs every other key of `out` as `method/<key>`.
+The engine owns the optimisers, data and logging. A method says which networks it needs (built from the
+configured architectures through `build_networks`) and how the discriminator and the generator losses are
+formed from a batch; the engine zeroes gradients, calls `backward()` on `out["loss"]`, steps the matching
+optimiser and logs every other key of `out` as `method/<key>`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
+
+
+class NetworkFactory(Protocol):
+    """Builds networks of the configured architectures (`model.generator`, `model.discriminator`) for the data
+    at hand. The engine passes one to `Method.build_networks`; methods never read the model config."""
+
+    data_shape: tuple[int, ...]
+    z_dim: int
+
+    def generator(self, z_dim: int | None = None) -> nn.Module:
+        """A fresh generator z (B, z_dim) -> (B, *data_shape); z_dim defaults to model.z_dim."""
+
+    def discriminator(self, outputs: int = 1, options: bool = True) -> nn.Module:
+        """A fresh discriminator (B, *data_shape) -> (B,) scores, or (B, outputs) when outputs > 1.
+
+        options=True applies the model's discriminator options (packing, spectral norm, minibatch
+        discrimination); options=False gives the bare architecture (for an encoder, say)."""
 
 
 class Method(ABC):
@@ -30,13 +49,25 @@ class Method(ABC):
         generator loss needs data, e.g. an encoder's reconstruction; the plain objectives ignore it.
         """
 
+    def build_networks(self, nets: NetworkFactory) -> tuple[nn.Module, nn.Module]:
+        """Return (G, D). Most methods use the configured pair as it is; MAD-GAN builds several generators,
+        EBGAN an auto-encoder. Extra networks built here are returned by `modules()`."""
+        return nets.generator(), nets.discriminator()
+
     def after_discriminator_step(self, d: nn.Module) -> None:
         """Called after each optimiser step on D (WGAN clips its weights here)."""
 
     def modules(self) -> dict[str, nn.Module]:
-        """Extra networks the method owns (an encoder, say): moved to the device, checkpointed, and trained
-        by the generator's optimiser. The plain objectives have none."""
+        """Extra networks trained by the generator's optimiser (an encoder, say); moved to the device and
+        checkpointed with G and D. The plain objectives have none."""
         return {}
+
+    def discriminator_modules(self) -> dict[str, nn.Module]:
+        """Extra networks trained by the discriminator's optimiser (MDGAN's second discriminator)."""
+        return {}
+
+    def attach_optimizers(self, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> None:
+        """Called once the optimisers exist, for methods that imitate them (Unrolled GAN's look-ahead)."""
 
 
 def bce_discriminator_terms(d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

@@ -7,8 +7,10 @@ from torch import Tensor, nn
 def gradient_penalty(d: nn.Module, points: Tensor, target_norm: float = 1.0) -> Tensor:
     """E[(||grad_x D(x)||_2 - target_norm)^2] over the given points, differentiable w.r.t. D's parameters."""
     points = points.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(d(points).sum(), points, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)  # (B, ...) -> (B,)
+    scores = d(points)
+    (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+    # One norm per score: per sample, or per pack of m samples when D judges packs (model.pack=m)
+    norms = grad.reshape(scores.shape[0], -1).norm(2, dim=1)  # (B, ...) -> (B,)
     return (norms - target_norm).square().mean()
 
 

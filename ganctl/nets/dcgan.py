@@ -11,6 +11,7 @@ With w = width and C0 = w * 2^(n-1) channels at the start size:
        -> n x ConvTranspose2d(k=4, s=2, p=1), channels halving, BN + ReLU; the last one to C channels + tanh
     D: x (B, C, S, S) -> n x Conv2d(k=4, s=2, p=1), channels w, 2w, ..., C0, norm + LeakyReLU(0.2)
        (no norm on the first block, as in DCGAN) -> flatten (B, C0*s0*s0) -> Linear -> (B,) raw scores
+       (or (B, outputs) when outputs > 1)
 
 Deviations, with reasons: the paper's 64x64 net always takes four up-sampling steps from 4x4; here the
 number of steps follows S, so 28x28 MNIST starts from 7x7. D's last map is flattened into one output as in
@@ -21,7 +22,7 @@ for a WGAN critic). The paper projects z to 1024 channels at 4x4; width=64 gives
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
-from ganctl.nets.layers import check_data_shape, check_norm, make_norm
+from ganctl.nets.layers import check_data_shape, check_norm, check_outputs, make_norm, squeeze_single
 
 SUPPORTED = "square images with an even side >= 8 (e.g. 8, 28, 32, 64)"
 
@@ -85,9 +86,10 @@ class DcganGenerator(nn.Module):
 
 
 class DcganDiscriminator(nn.Module):
-    def __init__(self, data_shape: tuple[int, ...], width: int = 64, norm: str = "batch"):
+    def __init__(self, data_shape: tuple[int, ...], width: int = 64, norm: str = "batch", outputs: int = 1):
         super().__init__()
         check_norm(norm)
+        check_outputs(outputs)
         if width < 1:
             raise UserError(f"DCGAN width must be >= 1, got {width}; fix model.discriminator.width")
         data_shape = check_data_shape(data_shape)
@@ -100,8 +102,11 @@ class DcganDiscriminator(nn.Module):
             c *= 2
         blocks.append(nn.Flatten())  # (B, C0, s0, s0) -> (B, C0*s0*s0)
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Linear(c * s0 * s0, 1)  # raw score, no sigmoid (see module docstring)
+        self.head = nn.Linear(c * s0 * s0, outputs)  # raw scores, no sigmoid (see module docstring)
         self.apply(dcgan_init)
 
+    def features(self, x: Tensor) -> Tensor:
+        return self.blocks(x)  # (B, C0*s0*s0): what the head sees
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.blocks(x)).squeeze(1)  # (B, 1) -> (B,)
+        return squeeze_single(self.head(self.features(x)))

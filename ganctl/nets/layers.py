@@ -57,3 +57,14 @@ def is_image(data_shape: tuple[int, ...]) -> bool:
 
 def numel(data_shape: tuple[int, ...]) -> int:
     return torch.Size(data_shape).numel()
+
+
+def check_outputs(outputs: int) -> int:
+    if outputs < 1:
+        raise UserError(f"a discriminator needs outputs >= 1, got {outputs}")
+    return outputs
+
+
+def squeeze_single(scores: torch.Tensor) -> torch.Tensor:
+    """(B, 1) -> (B,): one score per sample, the shape every GAN loss expects; (B, k) stays as it is."""
+    return scores.squeeze(1) if scores.shape[1] == 1 else scores

@@ -7,12 +7,13 @@ paper's exact sizes are an override away (model.generator.hidden=400 ...).
 
     G: z (B, z_dim) -> [Linear -> (BatchNorm1d) -> ReLU] x depth -> Linear -> (B, *data_shape), tanh for images
     D: x (B, *data_shape) -> flatten -> [Linear -> norm -> LeakyReLU(0.2)] x depth -> Linear -> (B,) raw scores
+       (or (B, outputs) when outputs > 1, e.g. MAD-GAN's k+1 classes or an encoder's code)
 """
 
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
-from ganctl.nets.layers import check_data_shape, check_norm, is_image, make_norm, numel
+from ganctl.nets.layers import check_data_shape, check_norm, check_outputs, is_image, make_norm, numel, squeeze_single
 
 
 def _check_size(hidden: int, depth: int) -> None:
@@ -45,10 +46,12 @@ class MlpGenerator(nn.Module):
 
 
 class MlpDiscriminator(nn.Module):
-    def __init__(self, data_shape: tuple[int, ...], hidden: int = 128, depth: int = 3, norm: str = "none"):
+    def __init__(self, data_shape: tuple[int, ...], hidden: int = 128, depth: int = 3, norm: str = "none",
+                 outputs: int = 1):
         super().__init__()
         self.data_shape = check_data_shape(data_shape)
         check_norm(norm)
+        check_outputs(outputs)
         _check_size(hidden, depth)
         layers, width = [nn.Flatten()], numel(self.data_shape)  # (B, *data_shape) -> (B, prod(data_shape))
         for _ in range(depth):
@@ -56,7 +59,10 @@ class MlpDiscriminator(nn.Module):
             width = hidden
         self.body = nn.Sequential(*layers)
         # No sigmoid: each method applies its own link (BCE-with-logits, hinge, or none for a WGAN critic).
-        self.head = nn.Linear(width, 1)
+        self.head = nn.Linear(width, outputs)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)  # (B, hidden): what the head sees
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.body(x)).squeeze(1)  # (B, 1) -> (B,)
+        return squeeze_single(self.head(self.features(x)))

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available()
 def test_cuda_losses_equal_cpu_losses(method):
     cfg = make_config(f"method={method}")
     torch.manual_seed(0)
-    g, d = build.networks(cfg, (2,))
+    g, d = build.networks(cfg, (2,), build.method(cfg))
     objective = instantiate(cfg.method)
     real, z = torch.randn(64, 2), torch.randn(64, cfg.model.z_dim)
     torch.backends.cuda.matmul.allow_tf32 = False  # compare full float32 arithmetic on both devices

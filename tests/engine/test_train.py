@@ -26,7 +26,7 @@ def untrained_wasserstein(cfg):
     """W1 of the freshly initialised generator: train() seeds the global RNG and then builds the same nets."""
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
-    g, _ = build.networks(cfg, data.shape)
+    g, _ = build.networks(cfg, data.shape, build.method(cfg))
     return evaluate(g, cfg, data, torch.device("cpu"))["wasserstein"]
 
 
@@ -114,7 +114,7 @@ def test_train_keeps_the_best_checkpoint_by_the_monitored_metric(tmp_path):
     cfg = make_config("train.steps=60", "train.eval_every=20", "metrics=[wasserstein]", *FAST)
     train(cfg, tmp_path)
     best = checkpoint.load(tmp_path / "checkpoints" / "best.pt")
-    g, _ = build.networks(cfg, (2,))
+    g, _ = build.networks(cfg, (2,), build.method(cfg))
     g.load_state_dict(best["g"])
     data = build.dataset(cfg)
     # best.pt's generator really scores the recorded best value (an independent re-evaluation)
