@@ -159,6 +159,45 @@ def evaluate(
     Console().print(f"written: {path}")
 
 
+@app.command()
+def report(
+    sweep_dir: str = typer.Argument(..., help="A `ganctl train -m` sweep folder: outputs/multirun/<date>/<time>."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="The markdown report (default: SWEEP_DIR/report.md)."),
+) -> None:
+    """Compare a sweep's configurations: mean ± std over seeds of every metric, one row per configuration.
+
+    Writes the table as markdown (with a sample picture per configuration) and JSON, and TensorBoard HParams
+    entries: [bold]tensorboard --logdir SWEEP_DIR/report_tb[/].
+    """
+    with user_errors():
+        from ganctl.engine import report as engine_report
+
+        groups, paths = engine_report.write_report(sweep_dir, out)
+    header, rows = engine_report.table(groups)
+    table = Table()
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    Console().print(table)
+    Console().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+
+
+@app.command(context_settings=PASS_THROUGH)
+def classifier(ctx: typer.Context) -> None:
+    """Train the small CNN that classifier-based metrics read images with, on a labelled data set, and save it
+    (default: outputs/classifiers/<data name>.pt). Extra arguments are Hydra overrides:
+
+    [bold]ganctl classifier data=mnist data.path=/datasets/mnist[/]   (what metrics=[stacked_mnist_modes] loads)
+    [bold]ganctl classifier data=digits classifier.epochs=20 classifier.out=digits.pt[/]
+    """
+    with user_errors():
+        from ganctl.engine import classifier as engine_classifier
+
+        accuracy, path = engine_classifier.main(list(ctx.args))
+    Console().print(f"test accuracy: {accuracy:.4f}\nsaved: {path}", highlight=False)
+
+
 def help_line(path: Path) -> str:
     """The first comment line of a config file that is not a Hydra package directive."""
     for line in path.read_text().splitlines():

@@ -45,6 +45,16 @@ class EvalConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    """`ganctl classifier` (ganctl/engine/classifier.py); `ganctl train` does not read it."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    out: Optional[str] = None
+
+
+@dataclass
 class Config:
     seed: int = 0
     device: str = "auto"
@@ -56,6 +66,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
 
 def _unique_run_dir(base: str, name: Optional[str]) -> str:

@@ -71,12 +71,16 @@ class TensorBoard:
         self.writer.add_text("config", "```\n" + text + "\n```", 0)  # code block: keep YAML indentation
 
     def hparams(self, cfg: DictConfig, metrics: dict[str, float], step: int) -> None:
-        """The run's config and final metrics in the HParams tab, in this run's own event file (not the
-        sub-folder `SummaryWriter.add_hparams` creates), so a sweep's runs line up side by side."""
-        tagged = {f"metric/{k}": v for k, v in metrics.items()}
-        for summary in hparams(flat_hparams(cfg), tagged):
+        """The run's config and final metrics in the HParams tab."""
+        self.hparams_entry(flat_hparams(cfg), {f"metric/{k}": v for k, v in metrics.items()}, step)
+
+    def hparams_entry(self, values: dict, metrics: dict[str, float], step: int) -> None:
+        """One row of the HParams tab, in this writer's own event file (not the sub-folder
+        `SummaryWriter.add_hparams` creates), so that runs line up side by side. The metrics are also logged as
+        scalars: the tab shows a metric's value only from a scalar of the same tag."""
+        for summary in hparams(values, metrics):
             self.writer.file_writer.add_summary(summary)
-        self.scalars(tagged, step)
+        self.scalars(metrics, step)
 
     def close(self) -> None:
         self.writer.close()

@@ -5,6 +5,9 @@
 - wasserstein: exact earth mover's distance W1 via POT's network simplex (Xu et al. 2018,
   arXiv:1806.07755); sliced_wasserstein: its sliced Monte Carlo counterpart (Bonneel et al. 2015).
 - mmd: Gaussian-kernel MMD^2, unbiased or biased, median-heuristic bandwidth (Gretton et al. 2012).
+- stacked_mnist_modes: modes covered (of 1000) and KL to uniform on Stacked MNIST, each channel's digit read
+  by a saved `classifier.Classifier` (Unrolled GAN, arXiv:1611.02163; VEEGAN; PacGAN).
+`classifier` is not a metric: it holds the small CNN (and its file format) that classifier-based metrics load.
 
 Contract with the engine: every metric takes keyword-only arguments (real, fake, and modes / std only when
 its signature names them) as torch tensors of shape (n, d), computes on their device, and returns a float
@@ -18,6 +21,7 @@ sys.modules), while attribute access (Hydra's `_locate`) always finds the functi
 
 from ganctl.metrics.mmd import mmd
 from ganctl.metrics.mode_coverage import mode_coverage
+from ganctl.metrics.stacked_mnist_modes import stacked_mnist_modes
 from ganctl.metrics.wasserstein import sliced_wasserstein, wasserstein
 
 # id -> function, for callers that want them all; the config selects by `_target_`.
@@ -26,6 +30,7 @@ METRICS = {
     "wasserstein": wasserstein,
     "sliced_wasserstein": sliced_wasserstein,
     "mmd": mmd,
+    "stacked_mnist_modes": stacked_mnist_modes,
 }
 
 __all__ = ["METRICS", *METRICS]
