@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganctl-installed
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test bench bench-modes clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/train_speed.py
+
+# The mode-coverage benchmark (docs/benchmarks.md): every remedy x seeds on PacGAN's 2D-ring and 2D-grid, as Hydra
+# multiruns, then `ganctl report` on each sweep. On a CPU, one torch thread per job and one job per core is fastest.
+MODES_METHODS ?= nsgan,pacgan2,pacgan4,minibatch,unrolled,dragan,ebgan,madgan,mrgan,mdgan
+MODES_SEEDS ?= 0,1,2
+MODES_ARGS ?=
+MODES_JOBS ?= 2
+MODES_DIR ?= outputs/benchmarks
+bench-modes: setup
+	for data in ring8 grid25; do \
+	  OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m +experiment=modes_$$data method=$(MODES_METHODS) seed=$(MODES_SEEDS) \
+	    train.progress=false hydra/launcher=joblib hydra.launcher.n_jobs=$(MODES_JOBS) \
+	    hydra.sweep.dir=$(MODES_DIR)/modes_$$data $(MODES_ARGS) && \
+	  $(VENV)/bin/ganctl report $(MODES_DIR)/modes_$$data || exit 1; \
+	done
 
 clean-venv:
 	rm -rf $(VENV)

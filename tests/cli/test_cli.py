@@ -85,7 +85,7 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
 def test_list_names_every_choice_with_its_help(tmp_path):
     result = run_cli("list", cwd=tmp_path)
     assert result.returncode == 0
-    for name in ("gan", "nsgan", "wgan", "wgan_gp", "ring8", "grid25", "digits", "mnist", "cifar10", "mlp",
+    for name in ("gan", "nsgan", "wgan", "wgan_gp", "unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan", "ring8", "grid25", "digits", "mnist", "cifar10", "mlp",
                  "dcgan", "wasserstein", "mmd", "mode_coverage"):
         assert f"\n  {name} " in result.stdout, name
     assert "Arjovsky" in result.stdout
@@ -112,7 +112,8 @@ def test_multirun_with_a_launcher_configured_under_conf_hydra(tmp_path):
 
 
 BAD_TRAIN = [
-    (["method=foo"], "unknown method 'foo'; choose one of: gan, nsgan, wgan, wgan_gp"),
+    (["method=foo"], "unknown method 'foo'; choose one of: dragan, ebgan, gan, hinge, lsgan, madgan, mdgan, "
+                     "minibatch, mrgan, nsgan, pacgan2, pacgan4, unrolled, wgan, wgan_gp"),
     (["data=nope"], "unknown data 'nope'; choose one of:"),
     (["train.stepz=3"], "stepz"),
     (["train.steps=abc"], "could not be converted to Integer"),
