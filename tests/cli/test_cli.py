@@ -85,8 +85,8 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
 def test_list_names_every_choice_with_its_help(tmp_path):
     result = run_cli("list", cwd=tmp_path)
     assert result.returncode == 0
-    for name in ("gan", "nsgan", "wgan", "wgan_gp", "unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan", "ring8", "grid25", "digits", "mnist", "cifar10", "mlp",
-                 "dcgan", "wasserstein", "mmd", "mode_coverage"):
+    for name in ("gan", "nsgan", "wgan", "wgan_gp", "unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan",
+                 "lsgan", "hinge", "pacgan2", "ring8", "grid25", "digits", "mnist", "cifar10", "mlp", "pacgan_mlp", "dcgan", "wasserstein", "mmd", "mode_coverage"):
         assert f"\n  {name} " in result.stdout, name
     assert "Arjovsky" in result.stdout
 
