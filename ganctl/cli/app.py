@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -124,7 +123,7 @@ def train(ctx: typer.Context) -> None:
 def sample(
     run_dir: str = typer.Argument(..., help="A run folder made by `ganctl train` (or a checkpoint .pt file)."),
     n: int = typer.Option(2500, "-n", "--n", help="Number of samples."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output .npz (default: RUN_DIR/samples/...)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Output .npz (default: RUN_DIR/samples/...)."),
     checkpoint: str = typer.Option("last", "--checkpoint", "-c", help="last, best, or a path to a .pt file."),
 ) -> None:
     """Write N samples of a run's generator as .npz, plus a picture (image grid or 2-D density)."""
@@ -162,7 +161,7 @@ def evaluate(
 @app.command()
 def report(
     sweep_dir: str = typer.Argument(..., help="A `ganctl train -m` sweep folder: outputs/multirun/<date>/<time>."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="The markdown report (default: SWEEP_DIR/report.md)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="The markdown report (default: SWEEP_DIR/report.md)."),
 ) -> None:
     """Compare a sweep's configurations: mean ± std over seeds of every metric, one row per configuration.
 

@@ -12,8 +12,7 @@ import torch
 
 class BatchSampler:
     def __init__(self, data: torch.Tensor, batch_size: int, seed: int):
-        if batch_size > data.shape[0]:
-            batch_size = data.shape[0]
+        batch_size = min(batch_size, data.shape[0])
         self.data, self.batch_size = data, batch_size
         self.generator = torch.Generator(device=data.device).manual_seed(seed)
         self.order = self._new_order()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -32,7 +32,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     eval_every: int = 0
-    resume: Optional[str] = None
+    resume: str | None = None
     progress: bool = True
 
 
@@ -51,14 +51,14 @@ class ClassifierConfig:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
-    out: Optional[str] = None
+    out: str | None = None
 
 
 @dataclass
 class Config:
     seed: int = 0
     device: str = "auto"
-    name: Optional[str] = None
+    name: str | None = None
     data: Any = MISSING
     model: Any = MISSING
     method: Any = MISSING
@@ -69,7 +69,7 @@ class Config:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
 
-def _unique_run_dir(base: str, name: Optional[str]) -> str:
+def _unique_run_dir(base: str, name: str | None) -> str:
     """outputs/<date>/<time>[_<name>], with -2, -3, ... appended if two runs start in the same second, so
     that a run never writes into another's folder. OmegaConf caches resolver results per argument, so the
     folder is chosen once per process."""

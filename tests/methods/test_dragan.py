@@ -6,7 +6,7 @@ from torch import nn
 
 from ganctl.methods import penalties
 from ganctl.methods.dragan import Dragan
-from tests.methods.test_lsgan_hinge import assert_learned, ring_run
+from tests.methods.ring import assert_learned, ring_run
 
 
 class Linear(nn.Module):

@@ -12,7 +12,7 @@ from ganctl.engine import build, runs
 from ganctl.methods.ebgan import AutoEncoder, Ebgan, pull_away_term
 from ganctl.metrics.wasserstein import wasserstein
 from tests.conftest import FAST, make_config
-from tests.methods.test_lsgan_hinge import assert_learned, ring_run
+from tests.methods.ring import assert_learned, ring_run
 
 
 class Energies(nn.Module):

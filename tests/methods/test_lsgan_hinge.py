@@ -3,18 +3,15 @@
 Also home of `ring_run`, the short seeded CPU run that tests/methods/test_{dragan,ebgan}.py use too.
 """
 
-import json
 
 import pytest
 import torch
 from torch import nn
 
-from ganctl.engine import build, checkpoint
-from ganctl.engine.evaluate import evaluate
-from ganctl.engine.train import train
+from ganctl.engine import checkpoint
 from ganctl.methods.hinge import Hinge
 from ganctl.methods.lsgan import Lsgan
-from tests.conftest import FAST, make_config
+from tests.methods.ring import assert_learned, ring_run
 
 
 class Scores(nn.Module):
@@ -79,27 +76,6 @@ def test_hinge_gives_no_gradient_to_scores_beyond_the_margin():
     Hinge().discriminator_step(identity_g, d, REAL[:2], Z[:2])["loss"].backward()
     assert d.real.scores.grad.tolist() == [0.0, -0.5]  # d/ds mean relu(1 - s): 0 past the margin, -1/N inside
     assert d.fake.scores.grad.tolist() == [0.0, 0.5]
-
-
-def ring_run(method: str, tmp_path, *overrides: str):
-    """Metrics (mode coverage, W1) of the untrained generator and after a short seeded CPU run on ring8."""
-    cfg = make_config(f"method={method}", *overrides, "metrics=[mode_coverage,wasserstein]", *FAST)
-    torch.manual_seed(cfg.seed)  # train() seeds the global RNG and then builds the same nets
-    data = build.dataset(cfg)
-    g, _ = build.networks(cfg, data.shape, build.method(cfg))
-    before = evaluate(g, cfg, data, torch.device("cpu"))
-    train(cfg, tmp_path)
-    after = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
-    return before, after
-
-
-def assert_learned(before: dict, after: dict):
-    # The untrained generator bunches its samples near the origin: W1 to the unit ring ~1, no sample within
-    # 3 std (0.03) of a mode. A W1 drop of 0.25 is ~10x the spread of W1 between two 512-point samples of the
-    # ring itself (as in tests/engine/test_train.py); any high-quality sample at all beats the untrained 0%.
-    assert before["wasserstein"] > 0.9 and before["high_quality_pct"] == 0.0
-    assert after["wasserstein"] < before["wasserstein"] - 0.25, (before, after)
-    assert after["high_quality_pct"] > before["high_quality_pct"], (before, after)
 
 
 def test_lsgan_learns_the_ring(tmp_path):

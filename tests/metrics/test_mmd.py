@@ -27,7 +27,7 @@ def test_mmd_hand_computed_sigma_one():
 def test_mmd_hand_computed_median_bandwidth():
     # Pooled distances sorted: 1, 1, sqrt2, sqrt5, sqrt5, sqrt8 -> median (sqrt2 + sqrt5) / 2.
     sigma = (math.sqrt(2) + math.sqrt(5)) / 2
-    k = lambda sq: math.exp(-sq / (2 * sigma**2))  # noqa: E731
+    k = lambda sq: math.exp(-sq / (2 * sigma**2))
     unbiased = k(1) + k(5) - 2 * (k(1) + k(8) + k(2) + k(5)) / 4
     assert mmd(real=REAL, fake=FAKE) == pytest.approx(unbiased, abs=1e-14)
 
@@ -35,7 +35,7 @@ def test_mmd_hand_computed_median_bandwidth():
 def loop_mmd2(x, y, sigma, unbiased):
     """Textbook estimator, one kernel value at a time."""
     x, y = x.tolist(), y.tolist()
-    k = lambda a, b: math.exp(-sum((ai - bi) ** 2 for ai, bi in zip(a, b)) / (2 * sigma**2))  # noqa: E731
+    k = lambda a, b: math.exp(-sum((ai - bi) ** 2 for ai, bi in zip(a, b)) / (2 * sigma**2))
     n, m = len(x), len(y)
     if unbiased:
         xx = sum(k(x[i], x[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))

@@ -10,7 +10,6 @@ from omegaconf import OmegaConf
 
 from ganctl.metrics import METRICS
 
-
 CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
 
