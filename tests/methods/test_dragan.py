@@ -6,23 +6,8 @@ from torch import nn
 
 from ganctl.methods import penalties
 from ganctl.methods.dragan import Dragan
+from tests.methods.fakes import Linear, identity_g
 from tests.methods.ring import assert_learned, ring_run
-
-
-class Linear(nn.Module):
-    """D(x) = w . x + b: grad_x D = w everywhere, so the penalty is (||w|| - k)^2 at any points."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(w))
-        self.b = nn.Parameter(torch.tensor(0.3))
-
-    def forward(self, x):
-        return x @ self.w + self.b
-
-
-def identity_g(z):
-    return z
 
 
 def test_perturbation_lies_in_0_to_half_the_batch_std():
