@@ -4,14 +4,41 @@
   samples against a Gaussian mixture's centres (VEEGAN, arXiv:1705.07761; PacGAN, arXiv:1712.04086).
 - wasserstein: exact earth mover's distance W1 via POT's network simplex (Xu et al. 2018,
   arXiv:1806.07755); sliced_wasserstein: its sliced Monte Carlo counterpart (Bonneel et al. 2015).
-- mmd: Gaussian-kernel MMD^2, unbiased or biased, median-heuristic bandwidth (Gretton et al. 2012).
+- mmd: kernel MMD^2, unbiased or biased; Gaussian kernel with median-heuristic bandwidth (Gretton et al. 2012)
+  or KID's cubic polynomial kernel.
+- fid: Frechet distance between Gaussians fitted to the two feature sets (Heusel et al. 2017,
+  arXiv:1706.08500); fid.frechet_distance and fid.feature_statistics are its two stages.
+- kid: unbiased polynomial-kernel MMD^2, mean and std over random subsets (Binkowski et al. 2018,
+  arXiv:1801.01401), torch-fidelity's conventions.
+- nn1 (the function nn1_accuracy): leave-one-out 1-nearest-neighbour two-sample test accuracy, overall / real /
+  generated (Lopez-Paz & Oquab 2017; Xu et al. 2018).
+- precision_recall: k-NN precision and recall (Kynkaanniemi et al. 2019, arXiv:1904.06991);
+  density_coverage: density and coverage (Naeem et al. 2020, arXiv:2002.09797). Both, and nn1, compute
+  distances in row blocks (pairwise.py), so memory stays O(chunk_size * n) for large sets.
+- inception_score, mode_score: on a classifier's class probabilities, not on features (Salimans et al. 2016;
+  Che et al. 2017); no conf/metrics file selects them, since the engine passes features. inception_score(probs)
+  takes its one set positionally (there is nothing to swap); mode_score(real=, fake=) is keyword-only.
 - stacked_mnist_modes: modes covered (of 1000) and KL to uniform on Stacked MNIST, each channel's digit read
   by a saved `classifier.Classifier` (Unrolled GAN, arXiv:1611.02163; VEEGAN; PacGAN).
-`classifier` is not a metric: it holds the small CNN (and its file format) that classifier-based metrics load.
+- parzen (parzen_log_likelihood): Parzen-window log-likelihood of test points under a Gaussian KDE of generated
+  samples, bandwidth chosen on validation points (Breuleux et al. 2011; Goodfellow et al. 2014);
+  ais (ais_log_likelihood): annealed importance sampling with HMC for log p(x) of a generator read as
+  p(x | z) = N(G(z), sigma^2 I) (Wu et al. 2017, arXiv:1611.04273). Likelihood estimates, not engine metrics:
+  they take samples / test / validation points or the generator itself, not real= and fake=, so METRICS and
+  conf/metrics leave them out.
+`classifier` is not a metric: it holds the small CNN (and its file format) that classifier-based metrics load;
+nor is `pairwise`, the chunked distance helper of the nearest-neighbour metrics, nor `inception`: InceptionV3,
+the FID Inception-v3 (pool3 features and 1008 logits of uint8 images, TensorFlow's resize), loaded from the
+pytorch-fid / torch-fidelity weights file by `inception.load_inception(path)`.
 
 Contract with the engine: every metric takes keyword-only arguments (real, fake, and modes / std only when
 its signature names them) as torch tensors of shape (n, d), computes on their device, and returns a float
 or a flat dict of floats.
+
+Results with several numbers are flat dicts keyed by metric prefix ({"kid_mean", "kid_std"}, {"nn1_accuracy",
+"nn1_real", "nn1_fake"}, {"precision", "recall"}, {"density", "coverage"}, {"is_mean", "is_std"}): that is the
+functions' one return type, for Python callers and the engine alike (which logs each key as it is), so no
+metric needs a second, dict-returning form.
 
 The functions are re-exported here under their metric ids (`ganctl.metrics.wasserstein(real=..., fake=...)`),
 and that is what `_target_` names in conf/metrics/*.yaml. Binding a function to the name of its own module
@@ -19,8 +46,18 @@ is deliberate: the module stays reachable as `from ganctl.metrics.wasserstein im
 sys.modules), while attribute access (Hydra's `_locate`) always finds the function.
 """
 
+from ganctl.metrics.ais import ais_log_likelihood
+from ganctl.metrics.density_coverage import density_coverage
+from ganctl.metrics.fid import fid
+from ganctl.metrics.inception import InceptionV3
+from ganctl.metrics.inception_score import inception_score
+from ganctl.metrics.kid import kid
 from ganctl.metrics.mmd import mmd
 from ganctl.metrics.mode_coverage import mode_coverage
+from ganctl.metrics.mode_score import mode_score
+from ganctl.metrics.nn1 import nn1_accuracy
+from ganctl.metrics.parzen import parzen_log_likelihood
+from ganctl.metrics.precision_recall import precision_recall
 from ganctl.metrics.stacked_mnist_modes import stacked_mnist_modes
 from ganctl.metrics.wasserstein import sliced_wasserstein, wasserstein
 
@@ -31,6 +68,14 @@ METRICS = {
     "sliced_wasserstein": sliced_wasserstein,
     "mmd": mmd,
     "stacked_mnist_modes": stacked_mnist_modes,
+    "fid": fid,
+    "kid": kid,
+    "nn1": nn1_accuracy,
+    "precision_recall": precision_recall,
+    "density_coverage": density_coverage,
+    "inception_score": inception_score,
+    "mode_score": mode_score,
 }
+nn1 = nn1_accuracy  # the id `nn1` is what conf/metrics/nn1.yaml's _target_ names (see above)
 
-__all__ = ["METRICS", *METRICS]
+__all__ = ["METRICS", *METRICS, "nn1_accuracy", "parzen_log_likelihood", "ais_log_likelihood", "InceptionV3"]

@@ -94,3 +94,32 @@ def test_mmd_input_errors_are_user_errors():
     with pytest.raises(UserError, match="bandwidth"):
         mmd(real=REAL, fake=FAKE, bandwidth=0.0)
     assert mmd(real=REAL[:1], fake=FAKE[:1], bandwidth=1.0, unbiased=False) == pytest.approx(2 - 2 * math.exp(-1 / 2))
+
+
+def loop_poly_mmd2(x, y, unbiased):
+    """Textbook estimator with KID's kernel k(a, b) = (a.b / d + 1)^3, one kernel value at a time."""
+    x, y = x.tolist(), y.tolist()
+    d = len(x[0])
+    k = lambda a, b: (sum(ai * bi for ai, bi in zip(a, b)) / d + 1) ** 3
+    n, m = len(x), len(y)
+    off = 0 if unbiased else 1  # biased: the diagonal terms are included
+    xx = sum(k(x[i], x[j]) for i in range(n) for j in range(n) if i != j or not unbiased) / (n * (n - 1 + off))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j or not unbiased) / (m * (m - 1 + off))
+    xy = sum(k(x[i], y[j]) for i in range(n) for j in range(m)) / (n * m)
+    return xx + yy - 2 * xy
+
+
+@pytest.mark.parametrize("unbiased", [True, False])
+def test_mmd_polynomial_kernel_matches_double_loop_for_every_chunk_size(unbiased):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(19, 4, generator=gen, dtype=torch.float64) + 2.0  # off the origin: the kernel is not shift-free
+    y = torch.randn(14, 4, generator=gen, dtype=torch.float64) * 1.3
+    expected = loop_poly_mmd2(x, y, unbiased)
+    for chunk_size in (1, 5, 19, 4096):
+        got = mmd(real=x, fake=y, kernel="polynomial", unbiased=unbiased, chunk_size=chunk_size)
+        assert got == pytest.approx(expected, rel=1e-12), chunk_size
+
+
+def test_mmd_polynomial_kernel_has_no_bandwidth():
+    with pytest.raises(UserError, match="no bandwidth"):
+        mmd(real=REAL, fake=FAKE, kernel="polynomial", bandwidth=1.0)
