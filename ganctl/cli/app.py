@@ -137,18 +137,43 @@ def sample(
 @app.command(context_settings=PASS_THROUGH)
 def evaluate(
     ctx: typer.Context,
-    run_dir: str = typer.Argument(..., help="A run folder made by `ganctl train`."),
-    checkpoint: str = typer.Option("last", "--checkpoint", "-c", help="last, best, or a path to a .pt file."),
+    run_dir: str | None = typer.Argument(None, help="A run folder made by `ganctl train`."),
+    checkpoint: str | None = typer.Option(None, "--checkpoint", "-c",
+                                          help="last (default), best, or a path to a .pt file."),
+    real: str | None = typer.Option(None, "--real", help="Real samples, without a run: a folder of images, a "
+                                    ".npy/.npz array or an IDX file."),
+    fake: str | None = typer.Option(None, "--fake", help="Generated samples to score against --real (same formats)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="With --real/--fake: the metrics file "
+                                   "(default: ./metrics.json)."),
 ) -> None:
-    """Evaluate a run against held-out real data; print a table and write RUN_DIR/metrics.json.
+    """Evaluate a run against held-out real data, or two sets of samples; print a table and write metrics.json.
 
-    Extra arguments override the run's config: [bold]eval.n=5000[/], [bold]metrics=[wasserstein,mmd][/],
-    [bold]data.path=/datasets/mnist[/].
+    [bold]ganctl evaluate RUN_DIR [OVERRIDES][/] writes RUN_DIR/metrics.json and the run's TensorBoard;
+    [bold]ganctl evaluate --real PATH --fake PATH [OVERRIDES] [--out FILE][/] writes ./metrics.json.
+    Extra arguments are overrides: [bold]eval.n=5000[/], [bold]metrics=[fid,kid,is][/],
+    [bold]metrics.features=inception metrics.inception_weights=PATH[/], [bold]data.path=/datasets/mnist[/].
     """
+    overrides = list(ctx.args)
     with user_errors():
         from ganctl.engine import runs
 
-        metrics, path = runs.evaluate_run(run_dir, list(ctx.args), checkpoint)
+        if real is not None or fake is not None:
+            # Typer hands the first extra argument to the optional RUN_DIR: an override is not a run folder.
+            if run_dir is not None and "=" in run_dir and not Path(run_dir).exists():
+                overrides, run_dir = [run_dir, *overrides], None
+            if run_dir is not None or checkpoint is not None:
+                raise UserError("give either a run folder (ganctl evaluate RUN_DIR [--checkpoint ...]) or two sample "
+                                "sets (ganctl evaluate --real PATH --fake PATH), not both")
+            if real is None or fake is None:
+                raise UserError("--real and --fake go together: ganctl evaluate --real PATH --fake PATH")
+            metrics, path = runs.evaluate_files(real, fake, overrides, out or "metrics.json")
+        else:
+            if run_dir is None:
+                raise UserError("give a run folder (ganctl evaluate RUN_DIR) or two sample sets "
+                                "(ganctl evaluate --real PATH --fake PATH)")
+            if out is not None:
+                raise UserError("--out goes with --real/--fake; a run's metrics are written to RUN_DIR/metrics.json")
+            metrics, path = runs.evaluate_run(run_dir, overrides, checkpoint or "last")
     table = Table()  # no title: a long run path would wrap it into pieces
     table.add_column("metric")
     table.add_column("value", justify="right")

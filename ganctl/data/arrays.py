@@ -35,6 +35,15 @@ def array_file(
 ) -> Dataset:
     """Samples (and labels) from a .npy or .npz file; images come back (N, C, H, W) in [-1, 1]."""
     test_fraction = require_fraction(test_fraction)
+    samples, labels = read_array(path, key, labels_key)
+    file = Path(path).expanduser().absolute()
+    train, test, train_labels, test_labels = seeded_split(samples, labels, test_fraction, seed, str(file))
+    return Dataset(name="array", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+
+
+def read_array(path: str | Path, key: str | None = None, labels_key: str | None = None):
+    """(samples, labels or None) of a .npy or .npz file, every sample in file order, not split (see the module
+    docstring for the dtypes and shapes)."""
     file = Path(path).expanduser().absolute()
     if not file.is_file():
         raise UserError(f"array file {file} does not exist; expected {_EXPECTED}; set data.path=/path/to/file.npz")
@@ -44,8 +53,7 @@ def array_file(
     samples = _to_samples(values, file)
     if labels is not None:
         labels = _to_labels(labels, len(samples), file)
-    train, test, train_labels, test_labels = seeded_split(samples, labels, test_fraction, seed, str(file))
-    return Dataset(name="array", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+    return samples, labels
 
 
 def _load(file: Path, pick):

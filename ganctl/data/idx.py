@@ -59,6 +59,11 @@ def mnist(path: str | Path, name: str = "mnist") -> Dataset:
     )
 
 
+def idx_images(file: str | Path) -> torch.Tensor:
+    """One IDX images file (uint8 (N, H, W), plain or gzipped) -> (N, 1, H, W) in [-1, 1]."""
+    return _images(read_idx(file), Path(file).absolute())
+
+
 def read_idx(file: str | Path) -> np.ndarray:
     """One IDX file, plain or gzipped (recognised by content, not name), as an array in native byte order."""
     file = Path(file)

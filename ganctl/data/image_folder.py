@@ -21,6 +21,7 @@ from ganctl.errors import UserError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PIL_MODES = {1: "L", 3: "RGB"}
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # one channel of intensity (LA: plus alpha, which is dropped)
 
 
 def image_folder(
@@ -36,6 +37,15 @@ def image_folder(
     if isinstance(channels, bool) or channels not in (1, 3):
         raise UserError(f"data.channels must be 1 (greyscale) or 3 (RGB), got {channels!r}")
     test_fraction = require_fraction(test_fraction)
+    images, labels = read_images(path, size, channels)
+    folder = Path(path).expanduser().absolute()
+    train, test, train_labels, test_labels = seeded_split(images, labels, test_fraction, seed, str(folder))
+    return Dataset(name="image_folder", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+
+
+def read_images(path: str | Path, size: int | None = None, channels: int | None = 3):
+    """(images (N, C, H, W) in [-1, 1], labels or None) of every image under `path`, in sorted path order, not
+    split. channels=None: 1 if every file is greyscale (PIL modes 1, L, LA, I, I;16, F), else 3."""
     folder = Path(path).expanduser().absolute()
     accepted = ", ".join(EXTENSIONS)
     if not folder.is_dir():
@@ -46,12 +56,21 @@ def image_folder(
         raise UserError(f"{folder} holds no {accepted} files (searched recursively); add images or set "
                         "data.path=/path/to/images")
     labels = _labels_from_subfolders(folder, files)
+    if channels is None:
+        channels = 1 if all(_mode(file) in GREY_MODES for file in files) else 3
     pixels = _read_images(files, PIL_MODES[channels], size)  # (N, H, W) or (N, H, W, 3)
     # (N, H, W) -> (N, 1, H, W); (N, H, W, 3) -> (N, 3, H, W)
     pixels = pixels[:, None] if channels == 1 else pixels.transpose(0, 3, 1, 2)
-    images = pixels_to_unit_range(pixels)
-    train, test, train_labels, test_labels = seeded_split(images, labels, test_fraction, seed, str(folder))
-    return Dataset(name="image_folder", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+    return pixels_to_unit_range(pixels), labels
+
+
+def _mode(file: Path) -> str | None:
+    """The PIL mode of an image file, read from its header only; None if unreadable (_read_images says why)."""
+    try:
+        with Image.open(file) as image:
+            return image.mode
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _image_files(folder: Path) -> list[Path]:

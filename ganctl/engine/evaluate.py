@@ -1,7 +1,10 @@
-"""Evaluation: generate samples, pick held-out real data, and call every metric selected under `metrics:`.
+"""Evaluation: generate samples, pick held-out real data, map both into the feature space `metrics.features`
+selects (features.py), and call every metric selected under `metrics:`.
 
-Metrics are pure functions of `real=` and `fake=` feature matrices; a metric that needs more (the mode centres
-of a mixture) names it in its signature and receives it from the data set's `metric_context()`.
+Metrics are pure functions; each receives the inputs its signature names (see compute_metrics): `real`, `fake`
+(features), `probs`, `real_probs` (class probabilities), `real_stats` (the real set's cached FID statistics) and
+whatever the data set's `metric_context()` offers (the mode centres of a mixture). Inputs are computed lazily,
+so a selection that needs no real features extracts none.
 """
 
 from __future__ import annotations
@@ -10,18 +13,24 @@ import inspect
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ganctl.engine import features, stats_cache
 from ganctl.errors import UserError
 
 log = logging.getLogger("ganctl")
 
 EVAL_SEED_OFFSET = 1000  # the evaluation noise stream is fixed per run and independent of training's
+
+# Why an input can be missing, for the warning of a skipped metric (default: the data set provides none).
+NO_PROBS = "metrics.features=raw gives no class probabilities; set metrics.features=classifier or inception"
+MISSING_WHY = {"probs": NO_PROBS, "real_probs": NO_PROBS}
 
 
 @torch.inference_mode()
@@ -36,29 +45,73 @@ def generate(g: nn.Module, n: int, z_dim: int, device: torch.device, seed: int, 
     return torch.cat(chunks)
 
 
-def compute_metrics(metrics: DictConfig, real: torch.Tensor, fake: torch.Tensor, context: dict) -> dict[str, float]:
-    """Every selected metric on flattened features; a float result is keyed by the metric's name, a dict result
-    keeps its own (already prefixed) keys."""
-    real, fake = real.flatten(1), fake.flatten(1)  # (N, C, H, W) -> (N, C*H*W): raw-pixel feature space
+class Lazy:
+    """A value computed on first use and kept (feature extraction is the costly part of an evaluation)."""
+
+    def __init__(self, compute: Callable):
+        self.compute, self.done, self.value = compute, False, None
+
+    def get(self):
+        if not self.done:
+            self.value, self.done = self.compute(), True
+        return self.value
+
+
+def compute_metrics(metrics: DictConfig, real, fake, context: dict) -> dict[str, float]:
+    """Every metric node under `metrics` (a `_target_`; settings such as metrics.features are skipped), called
+    with the inputs its signature names, taken from real, fake (flattened to (n, d)) and context; any of them may
+    be a `Lazy`. A metric that accepts `real_stats` gets them instead of `real` when they are offered. A metric
+    whose required input is not offered is skipped with a warning. A float result is keyed by the metric's name,
+    a dict result keeps its own (already prefixed) keys."""
+    inputs = {"real": real, "fake": fake, **context}
     results: dict[str, float] = {}
     for name, spec in metrics.items():
         if not isinstance(spec, DictConfig) or "_target_" not in spec:
             continue
         fn = instantiate(spec, _partial_=True)
         accepted = inspect.signature(fn.func).parameters
-        missing = [k for k in accepted if k not in context and k not in ("real", "fake")
-                   and accepted[k].default is inspect.Parameter.empty and k not in fn.keywords]
+        free = [k for k in accepted if k not in fn.keywords]
+        missing = [k for k in free if k not in inputs and accepted[k].default is inspect.Parameter.empty]
         if missing:
             # e.g. mode coverage on data without known modes: say so rather than fail the whole evaluation
-            log.warning("metric %s: skipped, the data set provides no %s", name, ", ".join(missing))
+            why = dict.fromkeys(MISSING_WHY.get(k, "the data set provides none") for k in missing)
+            log.warning("metric %s: skipped, it needs %s: %s", name, ", ".join(missing), "; ".join(why))
             continue
-        extra = {k: v for k, v in context.items() if k in accepted}
-        value = fn(real=real, fake=fake, **extra) if "real" in accepted else fn(fake=fake, **extra)
+        # The real set's (cached) statistics stand in for its features, which then need not be extracted.
+        stats_instead = "real_stats" in free and "real_stats" in inputs
+        wanted = [k for k in free if k in inputs and not (k == "real" and stats_instead)]
+        kwargs = {k: inputs[k].get() if isinstance(inputs[k], Lazy) else inputs[k] for k in wanted}
+        for k in ("real", "fake"):
+            if k in kwargs:
+                kwargs[k] = kwargs[k].flatten(1)  # (N, C, H, W) -> (N, C*H*W): raw-pixel feature space
+        value = fn(**kwargs)
         if isinstance(value, dict):
             results.update({k: float(v) for k, v in value.items()})
         else:
             results[name] = float(value)
     return results
+
+
+def score(settings: DictConfig, real: torch.Tensor, fake: torch.Tensor, context: dict, device: torch.device,
+          source: dict, data_name: str | None = None, progress: bool = False) -> dict[str, float]:
+    """The metrics under `settings` (cfg.metrics) on real and fake samples, in the feature space
+    metrics.features selects. `source` describes the real set (data config, split, n) for the statistics cache;
+    `data_name` gives the default classifier file; `progress` shows a bar while features are extracted."""
+    context = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in context.items()}
+    extractor = features.extractor(settings, data_name, device)  # loaded first: a missing file fails early
+    if extractor is None:
+        return compute_metrics(settings, real.to(device), fake.to(device), context)
+    batch_size = settings.get("batch_size", 100)
+    fake_out = Lazy(lambda: extractor.extract(fake, batch_size, progress, "generated samples"))
+    real_out = Lazy(lambda: extractor.extract(real, batch_size, progress, "real samples"))
+    real_stats = Lazy(lambda: stats_cache.real_statistics(settings.get("cache"), source, extractor.name,
+                                                          extractor.weights, real, lambda: real_out.get()[0]))
+    return compute_metrics(settings, Lazy(lambda: real_out.get()[0]), Lazy(lambda: fake_out.get()[0]), {
+        "probs": Lazy(lambda: fake_out.get()[1]),
+        "real_probs": Lazy(lambda: real_out.get()[1]),
+        "real_stats": real_stats,
+        **context,
+    })
 
 
 def eval_size(cfg: DictConfig, data) -> int:
@@ -69,14 +122,13 @@ def eval_size(cfg: DictConfig, data) -> int:
     return min(n, n_real)
 
 
-def evaluate(g, cfg: DictConfig, data, device: torch.device) -> dict[str, float]:
+def evaluate(g, cfg: DictConfig, data, device: torch.device, progress: bool = False) -> dict[str, float]:
     n = eval_size(cfg, data)
     if n < cfg.eval.n:
         log.warning("eval.n=%d is more than the %d held-out real samples; using %d of each", cfg.eval.n, n, n)
     fake = generate(g, n, cfg.model.z_dim, device, cfg.seed + EVAL_SEED_OFFSET)
-    real = data.test[:n].to(device)
-    context = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.metric_context().items()}
-    return compute_metrics(cfg.metrics, real, fake, context)
+    source = {"data": OmegaConf.to_container(cfg.data, resolve=True), "split": "test", "n": n}
+    return score(cfg.metrics, data.test[:n], fake, data.metric_context(), device, source, data.name, progress)
 
 
 def is_better(value: float, best: float | None, mode: str) -> bool:
@@ -86,6 +138,7 @@ def is_better(value: float, best: float | None, mode: str) -> bool:
 
 
 def write_json(metrics: dict[str, float], path: Path, **info) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({**info, "metrics": metrics}, indent=2) + "\n")
     tmp.replace(path)

@@ -1,7 +1,9 @@
-"""Reopening a finished run: its checkpoint, effective config and generator, for `sample` and `evaluate`."""
+"""Reopening a finished run: its checkpoint, effective config and generator, for `sample` and `evaluate`; and
+`evaluate --real PATH --fake PATH`, which scores two sets of samples without a run."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +13,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ganctl.data.files import read_samples
 from ganctl.engine import build, checkpoint
 from ganctl.engine.config import CONF_DIR, Config, register
-from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, generate, write_json
+from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, generate, score, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import TensorBoard
 from ganctl.errors import UserError
@@ -21,6 +24,8 @@ from ganctl.errors import UserError
 # `ganctl evaluate RUN metrics=[...]` re-selects from this config group; other groups belong to the run.
 SELECTABLE_GROUPS = ("metrics",)
 FIXED_GROUPS = ("data", "model", "method")
+
+log = logging.getLogger("ganctl")
 
 
 @dataclass
@@ -41,7 +46,9 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     """The run's own config, typed by the schema, with `key=value` overrides; `metrics=[a,b]` re-selects
     metrics through Hydra (so the choices and their errors are Hydra's)."""
     register()
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+    # metrics.features and the other settings beside the metric nodes, for runs saved before they existed
+    defaults = metric_settings(OmegaConf.load(CONF_DIR / "config.yaml").metrics)
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), {"metrics": defaults}, cfg)
     OmegaConf.set_struct(cfg, True)
     values, groups = [], []
     for item in overrides:
@@ -56,9 +63,16 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     # them as one line, a notebook user gets the exception.
     if groups:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg.metrics = compose("config", overrides=groups).metrics
+            selected = compose("config", overrides=groups).metrics
+        selected.merge_with(metric_settings(cfg.metrics))  # the run's own metrics.features etc. stay
+        cfg.metrics = selected
     cfg.merge_with_dotlist(values)
     return cfg
+
+
+def metric_settings(metrics: DictConfig) -> dict:
+    """The keys of a `metrics` node that are settings (metrics.features, ...), not metrics with a `_target_`."""
+    return {k: v for k, v in metrics.items() if not (isinstance(v, DictConfig) and "_target_" in v)}
 
 
 def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()) -> Run:
@@ -104,10 +118,42 @@ def evaluate_run(run_dir: str, overrides: list[str], which: str = "last") -> tup
     if tuple(data.shape) != tuple(run.state["data_shape"]):
         raise UserError(f"data {data.name} has samples of shape {data.shape} but the run was trained on "
                         f"{tuple(run.state['data_shape'])}; point data.path at the run's data")
-    metrics = evaluate(run.g, run.cfg, data, run.device)
+    metrics = evaluate(run.g, run.cfg, data, run.device, progress=True)
     out = run.path / "metrics.json"
-    write_json(metrics, out, step=run.state["step"], checkpoint=str(run.checkpoint), n=eval_size(run.cfg, data))
+    write_json(metrics, out, step=run.state["step"], checkpoint=str(run.checkpoint), n=eval_size(run.cfg, data),
+               features=run.cfg.metrics.features)
     tb = TensorBoard(run.path / "tb")
-    tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, run.state["step"])
+    tb.hparams(run.cfg, metrics, run.state["step"])  # also logs each metric/<key> as a scalar at the run's step
     tb.close()
     return metrics, out
+
+
+def evaluate_files(real_path: str, fake_path: str, overrides: list[str], out: str) -> tuple[dict[str, float], Path]:
+    """Score the samples at fake_path against those at real_path (a folder of images, a .npy/.npz array or an IDX
+    file each), with conf/config.yaml and `overrides` (metrics=[...], metrics.features=..., eval.n, device);
+    write the metrics to `out` (.json). The first min(eval.n, sizes) samples of each set are scored, so the two
+    sets are the same size, as for a run."""
+    out_path = Path(out)
+    if out_path.suffix != ".json":
+        raise UserError(f"--out {out_path}: metrics are written as JSON; give a file name ending in .json")
+    register()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    if cfg.eval.n <= 0:
+        raise UserError(f"eval.n={cfg.eval.n} must be positive")
+    torch.manual_seed(cfg.seed)
+    device = build.device(cfg.device)
+    real, fake = read_samples(real_path), read_samples(fake_path)
+    if real.shape[1:] != fake.shape[1:]:
+        raise UserError(f"--real {real_path} holds samples of shape {tuple(real.shape[1:])} and --fake {fake_path} "
+                        f"{tuple(fake.shape[1:])}; both sets must have one shape (and channel count)")
+    n = min(cfg.eval.n, len(real), len(fake))
+    if n < max(len(real), len(fake)):
+        log.info("scoring the first %d samples of each set (--real holds %d, --fake %d; eval.n=%d)", n, len(real),
+                 len(fake), cfg.eval.n)
+    real_file = str(Path(real_path).expanduser().absolute())
+    source = {"data": {"path": real_file}, "split": "all", "n": n}
+    metrics = score(cfg.metrics, real[:n], fake[:n], {}, device, source, progress=True)
+    write_json(metrics, out_path, real=real_file, fake=str(Path(fake_path).expanduser().absolute()), n=n,
+               features=cfg.metrics.features)
+    return metrics, out_path

@@ -151,10 +151,11 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
         tb.picture("samples", pic, at)
 
-    def evaluate_and_keep_best() -> dict[str, float]:
-        """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor."""
+    def evaluate_and_keep_best(progress: bool = False) -> dict[str, float]:
+        """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor. progress: a bar
+        for feature extraction (not inside the training loop's own bar)."""
         nonlocal best
-        metrics = evaluate(g, cfg, data, device)
+        metrics = evaluate(g, cfg, data, device, progress)
         value = metrics.get(cfg.eval.monitor)
         if value is None:
             log.warning("eval.monitor=%s is not among the computed metrics (%s): no best.pt, nothing for a "
@@ -225,7 +226,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- final evaluation --------------------------------------------------------------------------------
     result = None
     if cfg.eval.at_end:
-        metrics = evaluate_and_keep_best()
+        metrics = evaluate_and_keep_best(progress=cfg.train.progress)
         result = metrics.get(cfg.eval.monitor)
         write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
                    n=eval_size(cfg, data), wall_time_s=round(wall, 3))

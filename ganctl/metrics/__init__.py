@@ -15,9 +15,9 @@
 - precision_recall: k-NN precision and recall (Kynkaanniemi et al. 2019, arXiv:1904.06991);
   density_coverage: density and coverage (Naeem et al. 2020, arXiv:2002.09797). Both, and nn1, compute
   distances in row blocks (pairwise.py), so memory stays O(chunk_size * n) for large sets.
-- inception_score, mode_score: on a classifier's class probabilities, not on features (Salimans et al. 2016;
-  Che et al. 2017); no conf/metrics file selects them, since the engine passes features. inception_score(probs)
-  takes its one set positionally (there is nothing to swap); mode_score(real=, fake=) is keyword-only.
+- inception_score (id `is`, conf/metrics/is.yaml), mode_score: on a classifier's class probabilities, not on
+  features (Salimans et al. 2016; Che et al. 2017): inception_score(probs=), mode_score(real_probs=, probs=).
+  The engine passes them when metrics.features is classifier or inception, and skips them with raw features.
 - stacked_mnist_modes: modes covered (of 1000) and KL to uniform on Stacked MNIST, each channel's digit read
   by a saved `classifier.Classifier` (Unrolled GAN, arXiv:1611.02163; VEEGAN; PacGAN).
 - parzen (parzen_log_likelihood): Parzen-window log-likelihood of test points under a Gaussian KDE of generated
@@ -31,9 +31,11 @@ nor is `pairwise`, the chunked distance helper of the nearest-neighbour metrics,
 the FID Inception-v3 (pool3 features and 1008 logits of uint8 images, TensorFlow's resize), loaded from the
 pytorch-fid / torch-fidelity weights file by `inception.load_inception(path)`.
 
-Contract with the engine: every metric takes keyword-only arguments (real, fake, and modes / std only when
-its signature names them) as torch tensors of shape (n, d), computes on their device, and returns a float
-or a flat dict of floats.
+Contract with the engine: every metric takes keyword-only arguments, computes on their device, and returns a
+float or a flat dict of floats. The engine passes only what the signature names: real, fake (features (n, d)
+in the space metrics.features selects), probs, real_probs (class probabilities, classifier or inception
+features only), real_stats (fid: the real set's cached (mu, cov, n), given instead of real), modes / std (2-D
+mixtures). A required argument the engine cannot give skips the metric with a warning.
 
 Results with several numbers are flat dicts keyed by metric prefix ({"kid_mean", "kid_std"}, {"nn1_accuracy",
 "nn1_real", "nn1_fake"}, {"precision", "recall"}, {"density", "coverage"}, {"is_mean", "is_std"}): that is the
@@ -73,9 +75,10 @@ METRICS = {
     "nn1": nn1_accuracy,
     "precision_recall": precision_recall,
     "density_coverage": density_coverage,
-    "inception_score": inception_score,
+    "is": inception_score,  # `is` is a Python keyword: conf/metrics/is.yaml names ganctl.metrics.inception_score
     "mode_score": mode_score,
 }
 nn1 = nn1_accuracy  # the id `nn1` is what conf/metrics/nn1.yaml's _target_ names (see above)
 
-__all__ = ["METRICS", *METRICS, "nn1_accuracy", "parzen_log_likelihood", "ais_log_likelihood", "InceptionV3"]
+__all__ = ["METRICS", *(k for k in METRICS if k.isidentifier() and k != "is"), "inception_score", "nn1_accuracy",
+           "parzen_log_likelihood", "ais_log_likelihood", "InceptionV3"]

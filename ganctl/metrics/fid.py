@@ -76,16 +76,30 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     return max(0.0, value)
 
 
-def fid(*, real, fake, chunk_size=DEFAULT_CHUNK) -> float:
+def fid(*, real=None, fake, chunk_size=DEFAULT_CHUNK, real_stats=None) -> float:
     """Frechet distance between Gaussians fitted to real (n, d) and fake (m, d) features (module docstring).
-    Warns when either set has no more samples than dimensions (singular covariance)."""
-    real, fake = torch.as_tensor(real), torch.as_tensor(fake)
-    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+    Warns when either set has no more samples than dimensions (singular covariance).
+
+    real_stats: (mu_r, cov_r, n) of the real features, as feature_statistics and len(real) give them (the
+    engine's cache of the real set's statistics), used instead of `real`; give one of the two."""
+    fake = torch.as_tensor(fake)
+    if (real is None) == (real_stats is None):
+        raise UserError("fid needs exactly one of the real features (real=) and their statistics (real_stats=)")
+    if real is not None:
+        real = torch.as_tensor(real)
+        n, d = len(real), real.shape[1] if real.ndim == 2 else -1
+        shape = tuple(real.shape)
+    else:
+        mu_r, cov_r, n = real_stats
+        mu_r, cov_r = torch.as_tensor(mu_r).to(fake.device), torch.as_tensor(cov_r).to(fake.device)
+        d = mu_r.shape[0] if mu_r.ndim == 1 else -1
+        shape = (n, *mu_r.shape)
+    if d < 0 or fake.ndim != 2 or fake.shape[1] != d:
         raise UserError(
-            f"fid needs real (n, d) and fake (m, d) with the same d, got {tuple(real.shape)} and "
-            f"{tuple(fake.shape)}; check that generated samples have the data's shape"
+            f"fid needs real (n, d) and fake (m, d) with the same d, got {shape} and {tuple(fake.shape)}; check "
+            f"that generated samples have the data's shape"
         )
-    n, m, d = len(real), len(fake), real.shape[1]
+    m = len(fake)
     if min(n, m) < 2:
         raise UserError(f"fid needs at least 2 real and 2 generated samples (a covariance), got {n} and {m}")
     if min(n, m) <= d:
@@ -95,6 +109,7 @@ def fid(*, real, fake, chunk_size=DEFAULT_CHUNK) -> float:
             f"samples than dimensions (set eval.n)",
             stacklevel=2,
         )
-    mu_r, cov_r = feature_statistics(real, chunk_size)
-    mu_f, cov_f = feature_statistics(fake.to(real.device), chunk_size)
+    if real is not None:
+        mu_r, cov_r = feature_statistics(real, chunk_size)
+    mu_f, cov_f = feature_statistics(fake.to(mu_r.device), chunk_size)
     return frechet_distance(mu_r, cov_r, mu_f, cov_f)

@@ -20,8 +20,9 @@ and std over chunks. Deviation: 0 log 0 = 0 here (torch.xlogy), where the refere
 for a probability of exactly 0 (one-hot predictions); softmax outputs are never exactly 0 in practice, so real
 Inception outputs score the same. Computed in float64 on the inputs' device.
 
-The inputs are class probabilities, not the (real, fake) feature matrices the engine passes to metrics, so no
-conf/metrics file selects this function; call it on a classifier's outputs.
+The input is class probabilities, not a feature matrix: `metrics=[is]` (conf/metrics/is.yaml) selects it, and
+the engine passes `probs` (the softmax of ganctl's classifier or of the Inception network, see
+ganctl/engine/features.py) when metrics.features is classifier or inception; with raw features it is skipped.
 """
 
 import torch
@@ -46,7 +47,7 @@ def mean_kl_to_marginal(probs, marginal) -> torch.Tensor:
     return (torch.xlogy(probs, probs) - torch.xlogy(probs, marginal[None, :])).sum(dim=1).mean()
 
 
-def inception_score(probs, splits=10) -> dict:
+def inception_score(*, probs, splits=10) -> dict:
     """Inception Score of class probabilities probs (n, K) of generated samples, over `splits` consecutive
     chunks: {"is_mean", "is_std"} as floats (see the module docstring)."""
     probs = check_probs("inception_score", probs)

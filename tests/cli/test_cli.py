@@ -164,3 +164,19 @@ def test_evaluate_bad_overrides_are_one_line(trained):
         assert message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert snapshot(root) == before
+
+
+def test_evaluate_run_with_selected_metrics_logs_scalars_and_hparams(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root, run, _ = trained
+    result = run_cli("evaluate", str(run), "metrics=[fid,kid]", "eval.n=50000", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "512 held-out real samples" in result.stderr  # eval.n is capped by the test split, with a warning
+    written = json.loads((run / "metrics.json").read_text())
+    assert set(written["metrics"]) == {"fid", "kid_mean", "kid_std"} and written["n"] == 512
+    events = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "tensors": 0}).Reload()
+    fid_events = events.Scalars("metric/fid")
+    assert fid_events[-1].value == pytest.approx(written["metrics"]["fid"], rel=1e-6)
+    assert fid_events[-1].step == written["step"]
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")

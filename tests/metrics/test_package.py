@@ -1,6 +1,7 @@
 """The metrics package: every metric resolves through the dotted `_target_` path Hydra uses."""
 
 import inspect
+import keyword
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,12 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
 @pytest.mark.parametrize("config", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
 def test_metric_target_resolves_to_a_keyword_only_function(config):
-    """Every conf/metrics/<id>.yaml names `ganctl.metrics.<id>`, which must be the function, keyword-only
-    (real= and fake= can never be swapped by position)."""
+    """Every conf/metrics/<id>.yaml names `ganctl.metrics.<id>` (or, for `is`, a Python keyword, the function's
+    own name), which must be the function, keyword-only (real= and fake= can never be swapped by position)."""
     metric_id = config.stem
     target = OmegaConf.load(config)[metric_id]["_target_"]
-    assert target == f"ganctl.metrics.{metric_id}"
+    name = metric_id if not keyword.iskeyword(metric_id) else METRICS[metric_id].__name__
+    assert target == f"ganctl.metrics.{name}"
     fn = get_method(target)
     assert fn is METRICS[metric_id]
     params = inspect.signature(fn).parameters.values()
