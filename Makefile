@@ -39,7 +39,7 @@ MODES_JOBS ?= 2
 MODES_DIR ?= outputs/benchmarks
 bench-modes: setup
 	for data in ring8 grid25; do \
-	  OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m +experiment=modes_$$data method=$(MODES_METHODS) seed=$(MODES_SEEDS) \
+	  OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m +experiment=modes_$$data seed=$(MODES_SEEDS) method=$(MODES_METHODS) \
 	    train.progress=false hydra/launcher=joblib hydra.launcher.n_jobs=$(MODES_JOBS) \
 	    hydra.sweep.dir=$(MODES_DIR)/modes_$$data $(MODES_ARGS) && \
 	  $(VENV)/bin/ganctl report $(MODES_DIR)/modes_$$data || exit 1; \
