@@ -1,5 +1,6 @@
 # ganctl: `make demo` trains and evaluates a GAN on the 8-Gaussian ring; `make test` runs the test suite.
-# Both create .venv and install only what is missing. `make bench` prints training speed against a plain loop.
+# Both create .venv and install only what is missing. `make bench` prints training and metric speed against
+# plain PyTorch and numpy/scipy code.
 #
 # On a GPU machine, install a CUDA build of torch instead of the CPU one, e.g.:
 #   make demo TORCH_INDEX=https://download.pytorch.org/whl/cu128
@@ -27,8 +28,12 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# Metric speed against numpy/scipy (docs/performance.md, "Metrics"). The defaults suit a 2-core CPU (about 5 minutes);
+# on a GPU machine `make bench METRICS_ARGS="--inception"` runs the issue's sizes (n = 10k, 50k; KID's 100 subsets).
+METRICS_ARGS ?= --n 2500 10000 --repeat 1 --kid-subsets 10 --budget 30 --inception --images 16 --batch-size 8
 bench: setup
 	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/metrics.py $(METRICS_ARGS)
 
 # The mode-coverage benchmark (docs/benchmarks.md): every remedy x seeds on PacGAN's 2D-ring and 2D-grid, as Hydra
 # multiruns, then `ganctl report` on each sweep. On a CPU, one torch thread per job and one job per core is fastest.
