@@ -207,6 +207,43 @@ def report(
     Console().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
 
 
+@app.command()
+def plot(
+    run_dirs: list[str] = typer.Argument(..., help="Run folders made by `ganctl train` (their tb/ is read)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="The PNG (default: RUN_DIR/curves.png for one run, "
+                                   "./curves.png for several); the correlations go beside it as .json."),
+    metric: str | None = typer.Option(None, "--metric", "-m", help="The metric to plot and correlate with "
+                                      "(metric/NAME; default: each run's eval.monitor)."),
+    from_step: int = typer.Option(0, "--from-step", help="Correlate only the evaluations at this step or later "
+                                  "(leave out the first steps' transient); the picture still shows all."),
+) -> None:
+    """Plot each run's losses, WGAN critic estimate and an evaluation metric against the step, and measure how
+    well each curve tracks the metric: Pearson and Spearman correlation over the metric's evaluation steps.
+
+    [bold]ganctl plot outputs/2026-11-25/10-00-00 outputs/2026-11-25/11-00-00 --out curves.png[/]
+    """
+    with user_errors():
+        from ganctl.engine import plot as engine_plot
+
+        runs, paths = engine_plot.plot(run_dirs, out, metric, from_step)
+    caption = "loss at each evaluation step: the value logged at that step or the nearest before it"
+    if from_step:
+        caption += f"; evaluations before step {from_step} left out"
+    table = Table(caption=caption, caption_justify="left")
+    for name in ("run", "curve", "metric", "n", "Pearson r", "p", "Spearman ρ", "p"):
+        table.add_column(name, justify="left" if name in ("run", "curve", "metric") else "right")
+
+    def number(value: float | None, fmt: str) -> str:
+        return "–" if value is None else f"{value:{fmt}}"
+
+    for run in runs:
+        for tag, c in run.correlations.items():
+            table.add_row(escape(run.label), tag, run.metric, str(c.n), number(c.pearson, "+.3f"),
+                          number(c.pearson_p, ".2g"), number(c.spearman, "+.3f"), number(c.spearman_p, ".2g"))
+    Console().print(table)
+    Console().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+
+
 @app.command(context_settings=PASS_THROUGH)
 def classifier(ctx: typer.Context) -> None:
     """Train the small CNN that classifier-based metrics read images with, on a labelled data set, and save it
