@@ -1,6 +1,5 @@
 """Density and coverage against a brute-force loop, the PRDC code's strict `<` boundary, and mode dropping."""
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,10 @@ from omegaconf import OmegaConf
 from ganctl.engine.evaluate import compute_metrics
 from ganctl.errors import UserError
 from ganctl.metrics.density_coverage import density_coverage
+from tests.metrics.samples import randn, ring_samples
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
-
-def randn(*shape, seed):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def brute_force_density_coverage(real, fake, k):
@@ -48,11 +45,6 @@ def test_density_coverage_balls_are_open():
     fake = torch.tensor([[4.0], [11.0]], dtype=torch.float64)
     assert density_coverage(real=real, fake=fake, k=1) == {"density": 1.0, "coverage": 0.5}
 
-
-def ring_samples(n, modes, seed, radius=2.0, std=0.05):
-    idx = torch.tensor(modes).repeat(n // len(modes) + 1)[:n]
-    angle = 2 * math.pi * idx.double() / 8
-    return radius * torch.stack([angle.cos(), angle.sin()], dim=1) + std * randn(n, 2, seed=seed)
 
 
 def test_coverage_falls_and_density_stays_as_modes_are_dropped():

@@ -11,12 +11,10 @@ from omegaconf import OmegaConf
 from ganctl.engine.evaluate import compute_metrics
 from ganctl.errors import UserError
 from ganctl.metrics.kid import kid
+from tests.metrics.samples import randn
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
-
-def randn(*shape, seed):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def loop_unbiased_mmd2(x, y):

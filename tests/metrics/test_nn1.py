@@ -12,12 +12,10 @@ from omegaconf import OmegaConf
 from ganctl.engine.evaluate import compute_metrics
 from ganctl.errors import UserError
 from ganctl.metrics.nn1 import nn1_accuracy
+from tests.metrics.samples import randn, ring_samples
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
-
-def randn(*shape, seed):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def brute_force_nn1(real, fake):
@@ -57,12 +55,6 @@ def test_nn1_is_zero_when_fake_copies_real():
     real = randn(200, 2, seed=6)
     assert nn1_accuracy(real=real, fake=real.clone()) == {"nn1_accuracy": 0.0, "nn1_real": 0.0, "nn1_fake": 0.0}
 
-
-def ring_samples(n, modes, seed, radius=2.0, std=0.05):
-    """n samples spread evenly over the listed modes of an 8-Gaussian ring."""
-    idx = torch.tensor(modes).repeat(n // len(modes) + 1)[:n]
-    angle = 2 * math.pi * idx.double() / 8
-    return radius * torch.stack([angle.cos(), angle.sin()], dim=1) + std * randn(n, 2, seed=seed)
 
 
 def test_nn1_rises_as_modes_are_dropped():

@@ -1,6 +1,5 @@
 """k-NN precision and recall against a brute-force loop, the authors' `<=` boundary, and mode dropping."""
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,10 @@ from omegaconf import OmegaConf
 from ganctl.engine.evaluate import compute_metrics
 from ganctl.errors import UserError
 from ganctl.metrics.precision_recall import precision_recall
+from tests.metrics.samples import randn, ring_samples
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "metrics"
 
-
-def randn(*shape, seed):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def knn_radii(x, k):
@@ -50,11 +47,6 @@ def test_precision_counts_a_sample_on_a_ball_boundary():
     fake = torch.tensor([[2.0], [8.0]], dtype=torch.float64)
     assert precision_recall(real=real, fake=fake, k=1) == {"precision": 0.5, "recall": 1.0}
 
-
-def ring_samples(n, modes, seed, radius=2.0, std=0.05):
-    idx = torch.tensor(modes).repeat(n // len(modes) + 1)[:n]
-    angle = 2 * math.pi * idx.double() / 8
-    return radius * torch.stack([angle.cos(), angle.sin()], dim=1) + std * randn(n, 2, seed=seed)
 
 
 def test_recall_falls_and_precision_stays_as_modes_are_dropped():
