@@ -26,10 +26,10 @@ from __future__ import annotations
 import numbers
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
+from ganctl.metrics.weights_file import load_weights_file
 
 FEATURES = 128  # size of the penultimate layer, what features() returns
 KEYS = ("state_dict", "in_channels", "side", "classes", "data", "test_accuracy")
@@ -88,14 +88,7 @@ def load_classifier(path: str | Path) -> Classifier:
     """A saved classifier, frozen and in eval mode, on the CPU; `.data` and `.test_accuracy` say what it was
     trained on and how well it did. A missing or foreign file is one UserError naming it."""
     file = Path(path).expanduser()
-    if not file.is_file():
-        raise UserError(f"no classifier at {file}; {TRAIN_HINT}")
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    # A truncated zip, a pickle naming other globals, random bytes: all mean "not a classifier file".
-    except Exception as error:
-        detail = " ".join(str(error).split())[:200] or type(error).__name__
-        raise UserError(f"{file} is not a ganctl classifier ({detail}); {TRAIN_HINT}") from None
+    state = load_weights_file(file, "classifier", "a ganctl classifier", TRAIN_HINT)
     if not isinstance(state, dict) or any(key not in state for key in KEYS):
         raise UserError(f"{file} is not a ganctl classifier (expected the keys {', '.join(KEYS)}); {TRAIN_HINT}")
     sizes = [state[key] for key in ("in_channels", "side", "classes")]

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
+from ganctl.metrics.weights_file import load_weights_file
 
 SIZE = 299  # input side of the network; every image is resized to SIZE x SIZE
 FEATURES = 2048  # pool3
@@ -312,14 +313,7 @@ class InceptionV3(nn.Module):
 
 def read_weights(file: Path) -> Mapping:
     """The dict in a weights file; a missing or unreadable file is one UserError that says where to get one."""
-    if not file.is_file():
-        raise UserError(f"no Inception weights at {file}; {WEIGHTS_HINT}")
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    # A truncated zip, a pickle naming other globals, random bytes: all mean "not a weights file".
-    except Exception as error:
-        detail = " ".join(str(error).split())[:200] or type(error).__name__
-        raise UserError(f"{file} is not an Inception weights file ({detail}); {WEIGHTS_HINT}") from None
+    state = load_weights_file(file, "Inception weights", "an Inception weights file", WEIGHTS_HINT)
     if not isinstance(state, Mapping):
         raise UserError(f"{file} is not an Inception weights file (it holds a {type(state).__name__}, not a "
                         f"state dict); {WEIGHTS_HINT}")
