@@ -69,6 +69,10 @@ def user_errors():
         yield
     except UserError as e:
         fail(str(e))
+    except OSError as e:  # an output folder that cannot be made or written, a full disk: the environment, not a bug
+        where = f"{e.filename}: " if e.filename else ""
+        fail(f"{where}{e.strerror or e} (is the folder writable and the disk not full? hydra.run.dir=PATH "
+             f"chooses another run folder)")
     except MissingConfigException as e:
         group, _, choice = (e.missing_cfg_file or "").rpartition("/")
         options = e.options or (group_choices(group) if group else [])
@@ -116,7 +120,24 @@ def train(ctx: typer.Context) -> None:
 
         return engine_train.main(cfg)
 
-    run_hydra(task, list(ctx.args))
+    run_hydra(task, worker_overrides(list(ctx.args)))
+
+
+def worker_overrides(overrides: list[str]) -> list[str]:
+    """Under `torchrun -m ganctl train ...` every rank runs this command. Ranks other than 0 get a throw-away
+    Hydra folder and no Hydra log; the training loop then takes rank 0's run folder (engine/distributed.py)."""
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0 or any(o.startswith("hydra.run.dir=") for o in overrides):
+        return overrides
+    import atexit
+    import shutil
+    import tempfile
+
+    from ganctl.engine.distributed import QUIET_WORKER
+
+    folder = tempfile.mkdtemp(prefix=f"ganctl-rank{rank}-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return [*overrides, f"hydra.run.dir={folder}", *QUIET_WORKER]
 
 
 @app.command()

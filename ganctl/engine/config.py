@@ -34,6 +34,12 @@ class TrainConfig:
     eval_every: int = 0
     resume: str | None = None
     progress: bool = True
+    on_nan: str = "stop"
+
+
+@dataclass
+class TrainerConfig:
+    devices: int = 1
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Config:
     metrics: Any = field(default_factory=dict)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 

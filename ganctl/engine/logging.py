@@ -27,11 +27,14 @@ class Accumulator:
             self.sums[tag] = self.sums[tag] + value if tag in self.sums else value
             self.counts[tag] = self.counts.get(tag, 0) + 1
 
-    def flush(self) -> dict[str, float]:
+    def flush(self, reduce=None) -> dict[str, float]:
+        """The means since the last flush; `reduce` (e.g. the mean over data-parallel ranks) is applied to the
+        stacked means before the one host sync."""
         if not self.sums:
             return {}
         tags = list(self.sums)
-        means = torch.stack([self.sums[t] / self.counts[t] for t in tags]).tolist()  # the one sync
+        means = torch.stack([self.sums[t] / self.counts[t] for t in tags])
+        means = (reduce(means) if reduce else means).tolist()  # the one sync
         self.sums, self.counts = {}, {}
         return dict(zip(tags, means))
 
@@ -55,18 +58,26 @@ def flat_hparams(cfg: DictConfig) -> dict:
 
 
 class TensorBoard:
-    def __init__(self, log_dir, purge_step: int | None = None):
+    """The run's TensorBoard writer; with enabled=False (data-parallel ranks other than 0) every call does
+    nothing, so the training loop needs no rank checks around it."""
+
+    def __init__(self, log_dir, purge_step: int | None = None, enabled: bool = True):
         # purge_step: a resumed run drops events logged after its checkpoint, so curves do not double back.
-        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
+        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step) if enabled else None
 
     def scalars(self, values: dict[str, float], step: int) -> None:
+        if self.writer is None:
+            return
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
 
     def picture(self, tag: str, picture: np.ndarray, step: int) -> None:
-        self.writer.add_image(tag, picture, step, dataformats="HWC")
+        if self.writer is not None:
+            self.writer.add_image(tag, picture, step, dataformats="HWC")
 
     def config(self, cfg: DictConfig) -> None:
+        if self.writer is None:
+            return
         text = OmegaConf.to_yaml(cfg, resolve=True)
         self.writer.add_text("config", "```\n" + text + "\n```", 0)  # code block: keep YAML indentation
 
@@ -78,9 +89,12 @@ class TensorBoard:
         """One row of the HParams tab, in this writer's own event file (not the sub-folder
         `SummaryWriter.add_hparams` creates), so that runs line up side by side. The metrics are also logged as
         scalars: the tab shows a metric's value only from a scalar of the same tag."""
+        if self.writer is None:
+            return
         for summary in hparams(values, metrics):
             self.writer.file_writer.add_summary(summary)
         self.scalars(metrics, step)
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()

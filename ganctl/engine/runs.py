@@ -77,9 +77,7 @@ def metric_settings(metrics: DictConfig) -> dict:
 
 def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()) -> Run:
     path = checkpoint.resolve(run_dir, which)
-    state = checkpoint.load(path)
-    if not isinstance(state, dict) or "config" not in state or "g" not in state:
-        raise UserError(f"checkpoint {path} is not a ganctl checkpoint (no config or generator weights)")
+    state = checkpoint.load_run_state(path)
     cfg = apply_overrides(OmegaConf.create(state["config"]), list(overrides))
     device = build.device(cfg.device)
     g, _ = build.networks(cfg, tuple(state["data_shape"]), build.method(cfg))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import signal
 import time
+from contextlib import ExitStack
 from itertools import chain
 from pathlib import Path
 
@@ -19,11 +21,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganctl.engine import build, checkpoint
+from ganctl.engine import build, checkpoint, distributed
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
 from ganctl.engine.images import sample_picture, save_png
+from ganctl.engine.interrupt import StopOnSignal, exit_code
 from ganctl.engine.logging import Accumulator, TensorBoard
 from ganctl.errors import UserError
 
@@ -32,16 +35,40 @@ log = logging.getLogger("ganctl")
 # Taken from the checkpoint on resume, so the run continues the same experiment; `train`, `eval`, `metrics`,
 # `device` and `name` come from the new command (e.g. a larger train.steps).
 RESUMED_KEYS = ("seed", "data", "model", "method", "optim")
+# train.on_nan=skip_step gives up after this many skipped updates of one network: it is not recovering.
+MAX_SKIPPED = 100
 
 
 def main(cfg: DictConfig) -> float | None:
     """The Hydra task: train in the run folder Hydra made; return the monitored metric for sweepers."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.trainer.devices > 1 and not distributed.launched():
+        return train_on_devices(cfg, run_dir)
     try:
         return train(cfg, run_dir)
     except UserError:
         discard_if_unused(run_dir)
         raise
+    finally:
+        distributed.teardown()
+
+
+def train_on_devices(cfg: DictConfig, run_dir: Path) -> float | None:
+    """`trainer.devices=N`: run this same job as N data-parallel processes in this run folder, then hand back
+    the monitored metric that rank 0 wrote."""
+    distributed.check_devices(cfg.trainer.devices, build.device(cfg.device), cfg.train.batch_size)
+    overrides = list(HydraConfig.get().overrides.task)
+    log.info("launching %d processes (torch.distributed, %s) into %s", cfg.trainer.devices,
+             "nccl" if build.device(cfg.device).type == "cuda" else "gloo", run_dir)
+    code = distributed.launch(cfg.trainer.devices, overrides, str(run_dir))
+    if code:
+        raise SystemExit(code)  # the failing rank has already said why, in one line
+    metrics = run_dir / "metrics.json"
+    if not cfg.eval.at_end or not metrics.is_file():
+        return None
+    import json
+
+    return json.loads(metrics.read_text())["metrics"].get(cfg.eval.monitor)
 
 
 def discard_if_unused(run_dir: Path) -> None:
@@ -59,11 +86,47 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"train.eval_every={cfg.train.eval_every} must be 0 (off) or positive")
     if cfg.eval.monitor_mode not in ("min", "max"):
         raise UserError(f"eval.monitor_mode={cfg.eval.monitor_mode} must be min or max")
+    if cfg.train.on_nan not in ("stop", "skip_step"):
+        raise UserError(f"train.on_nan={cfg.train.on_nan} must be stop or skip_step")
 
 
-def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict]:
-    path = checkpoint.resolve(cfg.train.resume, "last")
-    state = checkpoint.load(path)
+def check_output_folder(run_dir: Path, state_bytes: int) -> None:
+    """Fail before the first step, not at the first checkpoint, if the run folder cannot take the run's files:
+    up to three checkpoints (last, previous, the one being written) plus best.pt, and some room for samples."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{time.time_ns()}"
+        probe.write_bytes(b"ganctl")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"the run folder {run_dir} is not writable ({e.strerror or e}); choose another with "
+                        f"hydra.run.dir=PATH (or hydra.sweep.dir=PATH for -m)") from None
+    need = 4 * state_bytes + 50 * 2**20
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise UserError(f"not enough disk space for {run_dir}: {free / 2**20:.0f} MiB free, this run needs about "
+                        f"{need / 2**20:.0f} MiB for its checkpoints and samples; free some space or choose another "
+                        f"folder with hydra.run.dir=PATH")
+
+
+def state_size(modules, optimizers) -> int:
+    """Bytes a checkpoint of these networks and optimisers will take, near enough."""
+    tensors = [t for m in modules for t in chain(m.parameters(), m.buffers())]
+    tensors += [v for opt in optimizers for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+    moments = 2 * sum(p.numel() * p.element_size() for m in modules for p in m.parameters())  # Adam, before step 1
+    return sum(t.numel() * t.element_size() for t in tensors) + moments
+
+
+def resume_source(cfg: DictConfig, run_dir: Path) -> str | Path | None:
+    """What train.resume points at: `auto` continues this run folder in place if it holds a checkpoint (re-run a
+    preempted job or a sweep with the same hydra.run.dir / hydra.sweep.dir) and starts afresh otherwise."""
+    if cfg.train.resume == "auto":
+        return run_dir if checkpoint._any_checkpoint(run_dir) else None
+    return cfg.train.resume
+
+
+def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dict]:
+    path, state = checkpoint.newest_good(source)
     saved = OmegaConf.to_container(OmegaConf.create(state["config"]))
     current = OmegaConf.to_container(cfg, resolve=True)
     for key in RESUMED_KEYS:
@@ -78,12 +141,16 @@ def resumed_config(cfg: DictConfig) -> tuple[DictConfig, dict]:
 
 def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- setup -------------------------------------------------------------------------------------------
-    resume_state = None
-    if cfg.train.resume:
-        cfg, resume_state = resumed_config(cfg)
-    check_train_config(cfg)
-    torch.manual_seed(cfg.seed)
     device = build.device(cfg.device)
+    ranks = distributed.setup(device)
+    run_dir = Path(ranks.broadcast(str(run_dir)))  # under torchrun, rank 0's folder is the run's folder
+    resume_state, source = None, resume_source(cfg, run_dir)
+    if source:
+        cfg, resume_state = resumed_config(cfg, source)
+    check_train_config(cfg)
+    if ranks.world > 1:
+        distributed.check_devices(ranks.world, device, cfg.train.batch_size)
+    torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
     method = build.method(cfg)
     g, d = build.networks(cfg, data.shape, method)
@@ -96,12 +163,13 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())), cfg.optim.lr_d,
                             cfg, device)
     method.attach_optimizers(opt_g, opt_d)
+    # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
     batches = BatchSampler(data.train.to(device), cfg.train.batch_size, seed=cfg.seed + 1)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     z_dim, batch_size = cfg.model.z_dim, batches.batch_size
 
     def sample_z():
-        return torch.randn(batch_size, z_dim, generator=noise, device=device)
+        return ranks.shard(torch.randn(batch_size, z_dim, generator=noise, device=device))
 
     step, best = 0, None
     if resume_state is not None:
@@ -132,10 +200,13 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         }
 
     ckpt_dir = run_dir / checkpoint.CHECKPOINT_DIR
-    tb = TensorBoard(run_dir / "tb", purge_step=step or None)
+    nets = (g, d, *extra.values())
+    if ranks.main:
+        check_output_folder(run_dir, state_size(nets, (opt_g, opt_d)))
+    tb = TensorBoard(run_dir / "tb", purge_step=step or None, enabled=ranks.main)
     tb.config(cfg)
-    log.info("run folder: %s  (device %s, data %s %s, %d steps)", run_dir, device, data.name, data.shape,
-             cfg.train.steps)
+    log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
+             f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, cfg.train.steps)
     fixed_z = torch.randn(64 if data.is_image else 2500, z_dim, device=device,
                           generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
@@ -144,12 +215,72 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         return torch.stack(norms).norm() if norms else torch.zeros((), device=device)
 
     def picture(at: int) -> None:
+        if not ranks.main:
+            return
         g.eval()
         with torch.inference_mode():
             pic = sample_picture(g(fixed_z), data.modes)
         g.train()
         save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
         tb.picture("samples", pic, at)
+
+    # Divergence: the first step whose D or G loss is not finite, recorded on the device as (step, loss_d,
+    # loss_g) without a host sync, and read when the losses are logged and before every checkpoint.
+    first_bad = torch.full((3,), -1.0, dtype=torch.float64, device=device)
+
+    def check_finite() -> None:
+        """Raise, naming the step and the loss, if a loss or a weight went NaN/Inf (stop mode)."""
+        bad_step, loss_d, loss_g = first_bad.tolist()
+        weights_ok = torch.stack([torch.isfinite(p).all() for net in nets for p in net.parameters()]).all()
+        if not ranks.any(bad_step >= 0 or not bool(weights_ok)):
+            return
+        last = ckpt_dir / "last.pt"
+        kept = (f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written before it")
+        if bad_step >= 0:
+            name, value = ("loss/d", loss_d) if not math.isfinite(loss_d) else ("loss/g", loss_g)
+            what = f"training diverged at step {int(bad_step)}: {name} = {value}"
+        else:
+            net_name, param = next((n, k) for n, net in zip(("g", "d", *extra), nets)
+                                   for k, p in net.named_parameters() if not torch.isfinite(p).all())
+            what = f"training diverged by step {step}: weight {net_name}.{param} is NaN or Inf"
+        raise UserError(f"{what}; {kept} (lower optim.lr_d / optim.lr_g, or set train.on_nan=skip_step)")
+
+    skipped = {"d": 0, "g": 0}
+
+    def apply_update(opt, loss: torch.Tensor, name: str, stop_vote: bool = False) -> tuple[bool, bool]:
+        """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
+        gradient. Returns (stepped, some rank asked to stop); the stop vote rides in the same all-reduce."""
+        flags = []
+        if cfg.train.on_nan == "skip_step":
+            flags.append((~torch.isfinite(loss.detach())).float())
+        if stop_vote and ranks.world > 1:
+            flags.append(torch.tensor(float(stop.requested), device=device))
+        params = [p for group in opt.param_groups for p in group["params"]]
+        reduced = ranks.average_gradients(params, flags)
+        if not stop_vote:
+            stop_now = False
+        else:  # one process reads its own flag; ranks read the vote (a sync they pay for the all-reduce anyway)
+            stop_now = stop.requested if ranks.world == 1 else bool(reduced[-1].item())
+        if cfg.train.on_nan == "skip_step":
+            grads = [p.grad for p in params if p.grad is not None]
+            finite = reduced[0].item() == 0 and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+            if not finite:  # one host sync per update: the price of deciding before the optimiser moves
+                skipped[name] += 1
+                opt.zero_grad(set_to_none=True)
+                log.warning("step %d: skipped the %s update (non-finite loss or gradient; %d skipped so far)",
+                            step + 1, name.upper(), skipped[name])
+                if skipped[name] >= MAX_SKIPPED:
+                    raise UserError(f"training diverged: {MAX_SKIPPED} {name.upper()} updates skipped for NaN/Inf "
+                                    f"by step {step + 1}; lower optim.lr_d / optim.lr_g")
+                return False, stop_now
+        opt.step()
+        return True, stop_now
+
+    def save_checkpoint(name: str) -> None:
+        if cfg.train.on_nan == "stop":
+            check_finite()  # never write NaN weights over a good checkpoint
+        if ranks.main:
+            checkpoint.save(state(), ckpt_dir / name, previous=ckpt_dir / "previous.pt" if name == "last.pt" else None)
 
     def evaluate_and_keep_best(progress: bool = False) -> dict[str, float]:
         """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor. progress: a bar
@@ -168,24 +299,27 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- loop --------------------------------------------------------------------------------------------
     stats = Accumulator()
     progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                        TimeRemainingColumn(), disable=not cfg.train.progress)
+                        TimeRemainingColumn(), disable=not (cfg.train.progress and ranks.main))
     task = progress.add_task("train", total=cfg.train.steps, completed=step, info="")
     t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), step
     g.train()
     d.train()
-    with progress:
+    with ExitStack() as scope:
+        stop = scope.enter_context(StopOnSignal())
+        scope.enter_context(progress)
         while step < cfg.train.steps:
             log_now = (step + 1) % cfg.train.log_every == 0 or step + 1 == cfg.train.steps
 
             for net in (d, *d_side.values()):
                 net.requires_grad_(True)
             for _ in range(method.n_critic):
-                real = batches.next()
+                real = ranks.shard(batches.next())
                 out_d = method.discriminator_step(g, d, real, sample_z())
                 opt_d.zero_grad(set_to_none=True)
                 out_d["loss"].backward()
-                opt_d.step()
-                method.after_discriminator_step(d)
+                stepped_d, _ = apply_update(opt_d, out_d["loss"], "d")
+                if stepped_d:
+                    method.after_discriminator_step(d)
             if log_now:
                 stats.add("grad/", {"d": grad_norm(d)})
 
@@ -194,34 +328,53 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             out_g = method.generator_step(g, d, real, sample_z())
             opt_g.zero_grad(set_to_none=True)
             out_g["loss"].backward()
-            opt_g.step()
+            stepped_g, stop_now = apply_update(opt_g, out_g["loss"], "g", stop_vote=True)
             if log_now:
                 stats.add("grad/", {"g": grad_norm(g)})
             step += 1
 
-            stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
-            stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
+            if cfg.train.on_nan == "stop":
+                losses = torch.stack([out_d["loss"].detach(), out_g["loss"].detach()]).double()
+                new_bad = (~torch.isfinite(losses).all()) & (first_bad[0] < 0)
+                first_bad = torch.where(new_bad, torch.cat([losses.new_tensor([step]), losses]), first_bad)
+            if stepped_d and stepped_g:  # a skipped update's NaN would poison the logged means
+                stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
+                stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
 
             if log_now:
-                values = stats.flush()  # the only host sync of a step
+                values = stats.flush(ranks.mean)  # the only host sync of a step
                 now = time.perf_counter()
                 values["speed/steps_per_s"] = (step - step_last) / max(now - t_last, 1e-9)
                 t_last, step_last = now, step
+                if cfg.train.on_nan == "skip_step":
+                    values.update({f"train/skipped_{k}": float(v) for k, v in skipped.items()})
                 tb.scalars(values, step)
-                bad = [k for k, v in values.items() if not math.isfinite(v)]
-                if bad:
-                    raise UserError(f"training diverged at step {step}: {bad[0]} = {values[bad[0]]}; "
-                                    f"the last good checkpoint is in {ckpt_dir} (lower optim.lr_d / optim.lr_g?)")
-                progress.update(task, completed=step, info=f"D {values['loss/d']:.4f}  G {values['loss/g']:.4f}  "
-                                                           f"{values['speed/steps_per_s']:.0f} steps/s")
+                if cfg.train.on_nan == "stop":
+                    check_finite()
+                    bad = [k for k, v in values.items() if not math.isfinite(v)]
+                    if bad:
+                        raise UserError(f"training diverged by step {step}: {bad[0]} = {values[bad[0]]}; the last "
+                                        f"good checkpoint is in {ckpt_dir} (lower optim.lr_d / optim.lr_g)")
+                if "loss/d" in values:
+                    progress.update(task, completed=step, info=f"D {values['loss/d']:.4f}  G {values['loss/g']:.4f}"
+                                                               f"  {values['speed/steps_per_s']:.0f} steps/s")
+            if stop_now:
+                save_checkpoint("last.pt")
+                signum = ranks.broadcast(stop.signum) or signal.SIGTERM
+                log.warning("stopped at step %d by %s; checkpoint: %s. Continue with:  ganctl train "
+                            "train.resume=%s", step, signal.Signals(signum).name, ckpt_dir / "last.pt", run_dir)
+                tb.close()
+                raise SystemExit(exit_code(signum))
             if step % cfg.train.sample_every == 0 or step == cfg.train.steps:
                 picture(step)
-            if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < cfg.train.steps:
+            if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < cfg.train.steps and ranks.main:
                 metrics = evaluate_and_keep_best()
                 tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
             if step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps:
-                checkpoint.save(state(), ckpt_dir / "last.pt")
+                save_checkpoint("last.pt")
     wall = time.perf_counter() - t_start
+    if not ranks.main:
+        return None  # rank 0 evaluates and reports
 
     # ---- final evaluation --------------------------------------------------------------------------------
     result = None

@@ -1,0 +1,173 @@
+"""Data-parallel training over several processes (torch.distributed), started by `torchrun` or by
+`ganctl train trainer.devices=N`.
+
+Every rank draws the same global batch of data and noise (same seeds) and trains on its own slice of it;
+after each backward the gradients are averaged over the ranks in one all-reduce. Since every loss is a mean
+over the batch, the averaged gradient is the gradient of the global batch's loss, so N processes give the
+result of one process with the same global batch, up to float summation order.
+
+Why not `nn.parallel.DistributedDataParallel`: a GAN step calls D several times before one backward, freezes
+D's weights for G's backward, and Unrolled GAN calls D functionally with other weights. DDP's reducer expects
+one forward per backward over the same parameters and would need `find_unused_parameters` and static-graph
+workarounds per method; averaging the gradients after the backward works for every method unchanged and
+costs one flat all-reduce per update.
+
+Caveats (docs/usage.md): batch-norm statistics, minibatch discrimination and DRAGAN's batch std are computed
+per rank slice, as in any data-parallel setup; one rank (0) logs, samples, evaluates and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from ganctl.errors import UserError
+
+log = logging.getLogger("ganctl")
+
+# Rank 0 evaluates while the others wait in the next all-reduce: allow for a long evaluation.
+TIMEOUT = timedelta(hours=2)
+
+
+# Ranks other than 0 neither write Hydra's files nor its log into the run folder.
+QUIET_WORKER = ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
+
+
+def launched() -> bool:
+    """True inside a process started by torchrun or by `trainer.devices=N`."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+@dataclass
+class Ranks:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    home: str = "cpu"  # where small tensors for collectives live: the GPU for NCCL, else the CPU
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's slice of a global batch (rows rank*b ... (rank+1)*b - 1)."""
+        if self.world == 1:
+            return batch
+        per_rank = batch.shape[0] // self.world
+        return batch[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def average_gradients(self, params: list[torch.Tensor], flags: list[torch.Tensor] = ()) -> list[torch.Tensor]:
+        """Average the gradients over ranks in place; `flags` (0-dim tensors) ride along in the same all-reduce
+        and come back summed over ranks. One process: nothing to do, the flags come back as they are."""
+        if self.world == 1:
+            return list(flags)
+        grads = [p.grad for p in params if p.grad is not None]
+        extra = [f.reshape(1).to(grads[0].dtype if grads else torch.float32) for f in flags]
+        flat = _flatten_dense_tensors([*grads, *extra])
+        dist.all_reduce(flat)
+        for grad, reduced in zip(grads, _unflatten_dense_tensors(flat[: flat.numel() - len(extra)], grads)):
+            grad.copy_(reduced / self.world)
+        return [v.reshape(()) for v in flat[flat.numel() - len(extra) :].split(1)] if extra else []
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean over ranks of a tensor (the logged losses)."""
+        if self.world == 1:
+            return values
+        values = values.clone()
+        dist.all_reduce(values)
+        return values / self.world
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is True on any rank (ranks must agree before stopping)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([float(flag)], device=self.home)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def broadcast(self, value):
+        """Rank 0's value of a picklable object, on every rank."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def setup(device: torch.device) -> Ranks:
+    """Join the process group that torchrun (or `trainer.devices`) described in the environment."""
+    if not launched():
+        return Ranks()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend, timeout=TIMEOUT)
+    ranks = Ranks(rank, world, local_rank, f"cuda:{local_rank}" if backend == "nccl" else "cpu")
+    if rank != 0:
+        log.setLevel(logging.WARNING)  # rank 0 speaks for the run
+    return ranks
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(devices: int, overrides: list[str], run_dir: str) -> int:
+    """`trainer.devices=N` on one machine: start N `ganctl train` processes, as `torchrun --standalone` would,
+    all writing into this run's folder (rank 0 only writes). Returns the first non-zero exit code, or 0.
+
+    The workers run in their own sessions and this process forwards signals to them, so that Ctrl-C reaches
+    each worker exactly once (finish the step, checkpoint, exit 130) and a second Ctrl-C once more (exit now)."""
+    port = free_port()
+    workers = []
+    for rank in range(devices):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(devices),
+               "LOCAL_WORLD_SIZE": str(devices), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        command = [sys.executable, "-m", "ganctl", "train", *overrides, f"hydra.run.dir={run_dir}"]
+        if rank > 0:
+            command += QUIET_WORKER
+        workers.append(subprocess.Popen(command, env=env, start_new_session=True))
+
+    def forward(signum, frame):
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        codes = [worker.wait() for worker in workers]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    failed = [c for c in codes if c != 0]
+    return failed[0] if failed else 0
+
+
+def check_devices(devices: int, device: torch.device, batch_size: int) -> None:
+    if devices < 1:
+        raise UserError(f"trainer.devices={devices} must be at least 1")
+    if device.type == "cuda" and devices > torch.cuda.device_count():
+        raise UserError(f"trainer.devices={devices} but this machine has {torch.cuda.device_count()} GPU(s)")
+    if batch_size % devices:
+        raise UserError(f"train.batch_size={batch_size} must divide by trainer.devices={devices}: each process "
+                        f"trains on an equal slice of the global batch")
