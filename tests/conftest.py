@@ -21,10 +21,11 @@ def make_config(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path, command: list[str] | None = None) -> subprocess.CompletedProcess:
+    """`ganctl ARGS` in a fresh process (or `command ARGS`, e.g. torchrun's launcher in front of ganctl)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "ganctl", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([*(command or [sys.executable, "-m", "ganctl"]), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(autouse=True)

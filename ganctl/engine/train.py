@@ -42,9 +42,9 @@ MAX_SKIPPED = 100
 def main(cfg: DictConfig) -> float | None:
     """The Hydra task: train in the run folder Hydra made; return the monitored metric for sweepers."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.trainer.devices > 1 and not distributed.launched():
-        return train_on_devices(cfg, run_dir)
     try:
+        if cfg.trainer.devices > 1 and not distributed.launched():
+            return train_on_devices(cfg, run_dir)
         return train(cfg, run_dir)
     except UserError:
         discard_if_unused(run_dir)
