@@ -13,6 +13,9 @@ The formats have no test split: a seeded permutation holds out `test_fraction`.
 
 from __future__ import annotations
 
+import os
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,9 @@ from ganctl.data.base import Dataset
 from ganctl.data.prepare import pixels_to_unit_range, require_fraction, seeded_split
 from ganctl.errors import UserError
 
+# The zip end-of-central-directory record (PKWARE APPNOTE 4.3.16): signature, disk numbers, member counts on this
+# disk and in all, directory size and offset, comment length.
+ZIP_END = struct.Struct("<4s4H2LH")
 _EXPECTED = ("a .npy or .npz file of uint8 images (N, H, W), (N, H, W, C) or (N, C, H, W), "
              "or float points (N, d) or images (N, C, H, W)")
 
@@ -61,8 +67,18 @@ def _load(file: Path, pick):
     try:
         # Our own handle: np.load(path) leaks its file when the zip directory is unreadable.
         with open(file, "rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            # numpy reads what the header declares and never looks further, so one damaged byte in a header (its
+            # length, a size) would misread the file silently: check what numpy does not.
+            if isinstance(loaded, np.ndarray):
+                extra = os.fstat(handle.fileno()).st_size - handle.tell()
+                if extra:
+                    raise UserError(f"{file} is damaged: {extra} bytes follow the {loaded.dtype} array of shape "
+                                    f"{loaded.shape} its header declares; save it again with numpy.save")
+            else:
+                _check_archive(handle, loaded.zip, file)
             # For an .npz the members are decompressed inside `pick`, so their damage is caught here too.
-            return pick(np.load(handle, allow_pickle=False))
+            return pick(loaded)
     except UserError:
         raise
     # numpy and zipfile report a truncated or damaged file as any of ValueError, OSError, EOFError,
@@ -71,6 +87,21 @@ def _load(file: Path, pick):
         detail = " ".join(str(error).split()) or type(error).__name__
         raise UserError(f"{file} is not a readable numpy file ({detail}); "
                         "save it again with numpy.save or numpy.savez") from None
+
+
+def _check_archive(handle, archive: zipfile.ZipFile, file: Path) -> None:
+    """UserError unless every member of the .npz passes its CRC and the archive lists as many members as its end
+    record counts. Both cover all members, not only those picked: a damaged name or directory entry could
+    otherwise hide the labels without a word."""
+    bad = archive.testzip()
+    if bad is not None:
+        raise UserError(f"{file} is damaged: its member {bad} fails the zip checksum; save it again with numpy.savez")
+    handle.seek(-ZIP_END.size, os.SEEK_END)
+    signature, *_, entries, _, _, comment_length = ZIP_END.unpack(handle.read(ZIP_END.size))
+    # numpy writes no archive comment, so the end record is the last 22 bytes; 0xFFFF defers to zip64.
+    if signature == b"PK\x05\x06" and comment_length == 0 and entries not in (0xFFFF, len(archive.infolist())):
+        raise UserError(f"{file} is damaged: its zip directory lists {len(archive.infolist())} arrays, its end "
+                        f"record counts {entries}; save it again with numpy.savez")
 
 
 def _pick_arrays(archive, key: str | None, labels_key: str | None, file: Path):

@@ -27,6 +27,7 @@ from ganctl.errors import UserError
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 FOLDER_NAME = "cifar-10-batches-py"  # what the official archive unpacks to
+CLASSES = 10
 
 _EXPECTED = (f"a CIFAR-10 folder ({FOLDER_NAME}, unpacked from cifar-10-python.tar.gz at "
              f"https://www.cs.toronto.edu/~kriz/cifar.html) holds {', '.join(TRAIN_BATCHES)} and {TEST_BATCH}")
@@ -126,6 +127,10 @@ def _read_batch(file: Path) -> tuple[np.ndarray, np.ndarray]:
     if labels.dtype.kind not in "iu" or labels.shape != (len(pixels),):
         raise UserError(f"{file}: 'labels' should be {len(pixels)} integers, one per image, "
                         f"got {_describe(labels)}")
+    # Checked here because a negative label only fails later, deep inside training a classifier.
+    if len(labels) and (labels.min() < 0 or labels.max() >= CLASSES):
+        raise UserError(f"{file}: 'labels' should be CIFAR-10 classes 0..{CLASSES - 1}, got values from "
+                        f"{labels.min()} to {labels.max()}; download it again")
     return pixels, labels.astype(np.int64)
 
 

@@ -24,7 +24,7 @@ def read_samples(path: str | Path) -> torch.Tensor:
     """Every sample at `path` (module docstring): images (N, C, H, W) in [-1, 1], or float points (N, d)."""
     target = Path(path).expanduser().absolute()
     if target.is_dir():
-        return read_images(target, channels=None)[0]
+        return read_images(target, channels=None, data_keys=False)[0]
     if not target.is_file():
         raise UserError(f"{target} does not exist; expected {FORMATS}")
     if target.suffix.lower() in (".npy", ".npz"):

@@ -133,6 +133,10 @@ def _labels(array: np.ndarray, n_images: int, file: Path) -> torch.Tensor:
     if array.dtype.kind not in "iu" or array.shape != (n_images,):
         raise UserError(f"{file} should hold {n_images} integer labels, one per image, "
                         f"it holds {array.dtype.name} of shape {array.shape}")
+    # A signed IDX type (0x09, 0x0b, 0x0c) can hold a negative label, which would only fail later, deep inside
+    # training a classifier.
+    if array.min() < 0:  # _images refused N = 0, so min() is defined
+        raise UserError(f"{file} holds a negative label ({array.min()}); labels are class numbers 0, 1, ...")
     return torch.from_numpy(array.astype(np.int64))
 
 

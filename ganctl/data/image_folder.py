@@ -43,9 +43,11 @@ def image_folder(
     return Dataset(name="image_folder", train=train, test=test, train_labels=train_labels, test_labels=test_labels)
 
 
-def read_images(path: str | Path, size: int | None = None, channels: int | None = 3):
+def read_images(path: str | Path, size: int | None = None, channels: int | None = 3, data_keys: bool = True):
     """(images (N, C, H, W) in [-1, 1], labels or None) of every image under `path`, in sorted path order, not
-    split. channels=None: 1 if every file is greyscale (PIL modes 1, L, LA, I, I;16, F), else 3."""
+    split. channels=None: 1 if every file is greyscale (PIL modes 1, L, LA, I, I;16, F), else 3.
+    data_keys=False: the path did not come from data.path (e.g. `ganctl evaluate --real`), so error messages do
+    not suggest setting data.path or data.size."""
     folder = Path(path).expanduser().absolute()
     accepted = ", ".join(EXTENSIONS)
     if not folder.is_dir():
@@ -53,12 +55,12 @@ def read_images(path: str | Path, size: int | None = None, channels: int | None 
                         "class for labels) or set data.path=/path/to/images")
     files = _image_files(folder)
     if not files:
-        raise UserError(f"{folder} holds no {accepted} files (searched recursively); add images or set "
-                        "data.path=/path/to/images")
+        fix = "set data.path=/path/to/images" if data_keys else "give a folder that holds some"
+        raise UserError(f"{folder} holds no {accepted} files (searched recursively); add images or {fix}")
     labels = _labels_from_subfolders(folder, files)
     if channels is None:
         channels = 1 if all(_mode(file) in GREY_MODES for file in files) else 3
-    pixels = _read_images(files, PIL_MODES[channels], size)  # (N, H, W) or (N, H, W, 3)
+    pixels = _read_images(files, PIL_MODES[channels], size, data_keys)  # (N, H, W) or (N, H, W, 3)
     # (N, H, W) -> (N, 1, H, W); (N, H, W, 3) -> (N, 3, H, W)
     pixels = pixels[:, None] if channels == 1 else pixels.transpose(0, 3, 1, 2)
     return pixels_to_unit_range(pixels), labels
@@ -99,7 +101,7 @@ def _labels_from_subfolders(folder: Path, files: list[Path]) -> torch.Tensor | N
     return torch.tensor([index[top] for top in top_levels], dtype=torch.int64)
 
 
-def _read_images(files: list[Path], mode: str, size: int | None) -> np.ndarray:
+def _read_images(files: list[Path], mode: str, size: int | None, data_keys: bool = True) -> np.ndarray:
     """Decode every file to uint8 in PIL `mode`, resized to size x size if given, stacked along a new axis 0."""
     arrays, first_size = [], None
     for file in files:
@@ -119,8 +121,9 @@ def _read_images(files: list[Path], mode: str, size: int | None) -> np.ndarray:
             first_size = (files[0], arrays[0].shape)
         elif arrays[-1].shape != first_size[1]:
             (first, first_shape), shape = first_size, arrays[-1].shape
-            suggestion = min(first_shape[0], first_shape[1], shape[0], shape[1])
+            side = min(first_shape[0], first_shape[1], shape[0], shape[1])
+            fix = (f"set data.size={side} to resize every image to {side}x{side}" if data_keys else
+                   f"resize them all to one size first, e.g. {side}x{side}")
             raise UserError(f"images differ in size ({first.name} is {first_shape[1]}x{first_shape[0]}, "
-                            f"{file.name} is {shape[1]}x{shape[0]}); set data.size={suggestion} to resize every "
-                            f"image to {suggestion}x{suggestion}")
+                            f"{file.name} is {shape[1]}x{shape[0]}); {fix}")
     return np.stack(arrays)

@@ -25,7 +25,8 @@ class StopOnSignal:
     """Context manager: `.signum` is set once SIGINT or SIGTERM arrived. Outside the main thread (a joblib
     worker thread) Python cannot install handlers; the process's default handling then applies."""
 
-    def __init__(self):
+    def __init__(self, announce: bool = True):
+        self.announce = announce  # data-parallel ranks other than 0 stop as quietly as they train
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -35,12 +36,14 @@ class StopOnSignal:
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:
-            log.warning("second %s: stopping now, without a new checkpoint (the last one is intact)",
-                        signal.Signals(signum).name)
+            if self.announce:
+                log.warning("second %s: stopping now, without a new checkpoint (the last one is intact)",
+                            signal.Signals(signum).name)
             raise SystemExit(exit_code(signum))
         self.signum = signum
-        log.warning("%s received: finishing this step and writing a checkpoint (press Ctrl-C again to quit "
-                    "at once)", signal.Signals(signum).name)
+        if self.announce:
+            log.warning("%s received: finishing this step and writing a checkpoint (press Ctrl-C again to quit "
+                        "at once)", signal.Signals(signum).name)
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():

@@ -305,7 +305,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     g.train()
     d.train()
     with ExitStack() as scope:
-        stop = scope.enter_context(StopOnSignal())
+        stop = scope.enter_context(StopOnSignal(announce=ranks.main))
         scope.enter_context(progress)
         while step < cfg.train.steps:
             log_now = (step + 1) % cfg.train.log_every == 0 or step + 1 == cfg.train.steps
@@ -361,8 +361,9 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             if stop_now:
                 save_checkpoint("last.pt")
                 signum = ranks.broadcast(stop.signum) or signal.SIGTERM
-                log.warning("stopped at step %d by %s; checkpoint: %s. Continue with:  ganctl train "
-                            "train.resume=%s", step, signal.Signals(signum).name, ckpt_dir / "last.pt", run_dir)
+                if ranks.main:
+                    log.warning("stopped at step %d by %s; checkpoint: %s. Continue with:  ganctl train "
+                                "train.resume=%s", step, signal.Signals(signum).name, ckpt_dir / "last.pt", run_dir)
                 tb.close()
                 raise SystemExit(exit_code(signum))
             if step % cfg.train.sample_every == 0 or step == cfg.train.steps:

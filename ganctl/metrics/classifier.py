@@ -26,6 +26,7 @@ from __future__ import annotations
 import numbers
 from pathlib import Path
 
+import torch
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
@@ -46,6 +47,7 @@ class Classifier(nn.Module):
                             f"{in_channels} channels, side {side}, {classes} classes")
         self.in_channels, self.side, self.classes = in_channels, side, classes
         self.data: str | None = None  # what load_classifier read from the file
+        self.file: Path | None = None  # the file load_classifier read it from
         self.test_accuracy: float | None = None
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, S/2, S/2)
@@ -59,8 +61,11 @@ class Classifier(nn.Module):
     def check_input(self, x: Tensor) -> None:
         expected = (self.in_channels, self.side, self.side)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise UserError(f"this classifier reads images of shape {expected}, got a batch of shape "
-                            f"{tuple(x.shape)}; train a classifier on data of that shape with `ganctl classifier`")
+            # Name the file: with metrics.classifier defaulting to outputs/classifiers/<data>.pt, the user may not
+            # know which one was loaded.
+            which = f"the classifier {self.file} (trained on {self.data})" if self.file else "this classifier"
+            raise UserError(f"{which} reads images of shape {expected}, got a batch of shape {tuple(x.shape)}; "
+                            "train a classifier on data of that shape with `ganctl classifier`")
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate activations (B, 128): the feature space for Frechet-style distances."""
@@ -95,11 +100,22 @@ def load_classifier(path: str | Path) -> Classifier:
     if not all(isinstance(size, numbers.Integral) and not isinstance(size, bool) for size in sizes):
         raise UserError(f"{file} is not a ganctl classifier (in_channels, side, classes are {sizes}, not integers); "
                         f"{TRAIN_HINT}")
-    net = Classifier(*(int(size) for size in sizes))
+    accuracy = state["test_accuracy"]
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real):
+        raise UserError(f"{file} is not a ganctl classifier (test_accuracy is {type(accuracy).__name__}, not a "
+                        f"number); {TRAIN_HINT}")
     try:
-        net.load_state_dict(state["state_dict"])
+        # On the meta device: sizes from a foreign file (side 10**5) must not allocate before the weights are checked.
+        with torch.device("meta"):
+            net = Classifier(*(int(size) for size in sizes))
+    except UserError as error:
+        raise UserError(f"{file} is not a usable ganctl classifier ({error}); {TRAIN_HINT}") from None
+    try:
+        # assign: the file's tensors become the parameters (the meta ones hold no values to copy into).
+        net.load_state_dict(state["state_dict"], assign=True)
     except (RuntimeError, TypeError, AttributeError) as error:
         detail = " ".join(str(error).split())[:200]
         raise UserError(f"{file} is not a ganctl classifier (its weights do not fit: {detail}); {TRAIN_HINT}") from None
-    net.data, net.test_accuracy = str(state["data"]), float(state["test_accuracy"])
+    net.float()  # float64 or integer weights of the right shapes would otherwise fail on float32 images
+    net.data, net.test_accuracy, net.file = str(state["data"]), float(accuracy), file
     return net.eval().requires_grad_(False)

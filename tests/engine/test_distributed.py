@@ -1,6 +1,7 @@
 """Data-parallel training on the CPU (gloo, 2 processes): the same result as one process with the same global
 batch, one run folder written by rank 0, and the same from `torchrun` as from `trainer.devices=2`."""
 
+import signal
 import sys
 
 import pytest
@@ -58,3 +59,17 @@ def test_devices_must_divide_the_batch(tmp_path):
     assert result.returncode == 2
     assert "train.batch_size=63 must divide by trainer.devices=2" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_every_rank_at_the_same_step_with_one_checkpoint(tmp_path):
+    from tests.engine.test_faults import start_training
+
+    proc = start_training(tmp_path, "hydra.run.dir=outputs/run", "trainer.devices=2", *SMALL, "train.steps=100000",
+                          "train.checkpoint_every=100000")
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    state = checkpoint.load_run_state(tmp_path / "outputs" / "run" / "checkpoints" / "last.pt")
+    assert 0 < state["step"] < 100000
+    assert output.count(f"stopped at step {state['step']} by SIGINT") == 1  # rank 0 speaks; the ranks agreed
+    assert "Traceback" not in output
