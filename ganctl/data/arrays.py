@@ -7,7 +7,8 @@ The dtype says what the array is:
 - floating arrays are used as they are (cast to float32): (N, d) points or (N, C, H, W) images, which should
   already lie in [-1, 1].
 In an .npz the samples are `key` (default: "x", else the only array that is not the labels), the labels
-`labels_key` (default: "y" if present). Files are loaded with allow_pickle=False, so they cannot run code.
+`labels_key` (default: "y" if present). Files are loaded with allow_pickle=False, so they cannot run code, and
+checked beyond what numpy checks: a .npy must end where its header says, an .npz must pass every member's CRC.
 The formats have no test split: a seeded permutation holds out `test_fraction`.
 """
 

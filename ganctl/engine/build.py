@@ -94,11 +94,13 @@ def method(cfg: DictConfig) -> Method:
     return m
 
 
-def optimizer(params, lr: float, cfg: DictConfig, dev: torch.device) -> torch.optim.Optimizer:
+def optimizer(params, lr: float, cfg: DictConfig, dev: torch.device, capturable: bool = False) -> torch.optim.Optimizer:
+    """capturable: keep the step counts on the device, as a CUDA graph capture of the update needs."""
     params = list(params)
     if cfg.optim.name == "adam":
         # The fused kernel updates all parameters in one launch on CUDA; same maths as the loop version.
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.optim.beta1, cfg.optim.beta2), fused=dev.type == "cuda")
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.optim.beta1, cfg.optim.beta2), fused=dev.type == "cuda",
+                                capturable=capturable)
     if cfg.optim.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, capturable=capturable)
     raise UserError(f"optim.name={cfg.optim.name} is not known; choose one of: {', '.join(OPTIMIZERS)}")

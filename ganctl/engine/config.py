@@ -35,6 +35,10 @@ class TrainConfig:
     resume: str | None = None
     progress: bool = True
     on_nan: str = "stop"
+    compile: bool = False
+    cuda_graphs: bool = False
+    precision: str = "fp32"
+    channels_last: bool = False
 
 
 @dataclass

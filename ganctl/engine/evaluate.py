@@ -5,6 +5,9 @@ Metrics are pure functions; each receives the inputs its signature names (see co
 (features), `probs`, `real_probs` (class probabilities), `real_stats` (the real set's cached FID statistics) and
 whatever the data set's `metric_context()` offers (the mode centres of a mixture). Inputs are computed lazily,
 so a selection that needs no real features extracts none.
+
+With metrics.precision tf32 or bf16 (features.py), an FID is also computed once from fp32 features of the same
+samples and returned as `fid_fp32`, so every number from a fast path comes with its cost in accuracy.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -35,13 +39,17 @@ MISSING_WHY = {"probs": NO_PROBS, "real_probs": NO_PROBS}
 
 @torch.inference_mode()
 def generate(g: nn.Module, n: int, z_dim: int, device: torch.device, seed: int, batch_size: int = 1024):
-    """n samples from g in eval mode (batch-norm running statistics), from a fixed noise stream."""
+    """n samples from g in eval mode (batch-norm running statistics), from a fixed noise stream, on `device`; g's
+    mode is restored afterwards, also when it fails. Inference mode: no autograd records, and the samples are
+    inference tensors (they only ever go to feature extraction and metrics)."""
     was_training = g.training
     g.eval()
-    noise = torch.Generator(device=device).manual_seed(seed)
-    chunks = [g(torch.randn(min(batch_size, n - i), z_dim, generator=noise, device=device))
-              for i in range(0, n, batch_size)]
-    g.train(was_training)
+    try:
+        noise = torch.Generator(device=device).manual_seed(seed)
+        chunks = [g(torch.randn(min(batch_size, n - i), z_dim, generator=noise, device=device))
+                  for i in range(0, n, batch_size)]
+    finally:
+        g.train(was_training)
     return torch.cat(chunks)
 
 
@@ -101,17 +109,35 @@ def score(settings: DictConfig, real: torch.Tensor, fake: torch.Tensor, context:
     extractor = features.extractor(settings, data_name, device)  # loaded first: a missing file fails early
     if extractor is None:
         return compute_metrics(settings, real.to(device), fake.to(device), context)
+    results = compute_metrics(settings, *feature_inputs(settings, extractor, real, fake, source, progress, context))
+    if extractor.precision != "fp32" and "fid" in settings and "fid" in results:
+        # The fast path's error, measured where it matters: FID from fp32 features of the same samples (and fp32
+        # real statistics, cached under their own key), one extra extraction of each set.
+        reference = dataclasses.replace(extractor, precision="fp32")
+        fid_only = OmegaConf.masked_copy(settings, ["fid"])
+        fid, fid_fp32 = results["fid"], compute_metrics(
+            fid_only, *feature_inputs(settings, reference, real, fake, source, progress, context))["fid"]
+        results["fid_fp32"] = fid_fp32
+        log.info("FID %s = %.6g, fp32 = %.6g, difference %+.3g (%.2g relative)", extractor.precision, fid, fid_fp32,
+                 fid - fid_fp32, abs(fid - fid_fp32) / max(abs(fid_fp32), 1e-300))
+    return results
+
+
+def feature_inputs(settings: DictConfig, extractor: features.Extractor, real: torch.Tensor, fake: torch.Tensor,
+                   source: dict, progress: bool, context: dict) -> tuple[Lazy, Lazy, dict]:
+    """compute_metrics' (real, fake, context) in extractor's feature space, each extracted on first use."""
     batch_size = settings.get("batch_size", 100)
     fake_out = Lazy(lambda: extractor.extract(fake, batch_size, progress, "generated samples"))
     real_out = Lazy(lambda: extractor.extract(real, batch_size, progress, "real samples"))
     real_stats = Lazy(lambda: stats_cache.real_statistics(settings.get("cache"), source, extractor.name,
-                                                          extractor.weights, real, lambda: real_out.get()[0]))
-    return compute_metrics(settings, Lazy(lambda: real_out.get()[0]), Lazy(lambda: fake_out.get()[0]), {
+                                                          extractor.weights, real, lambda: real_out.get()[0],
+                                                          extractor.precision))
+    return Lazy(lambda: real_out.get()[0]), Lazy(lambda: fake_out.get()[0]), {
         "probs": Lazy(lambda: fake_out.get()[1]),
         "real_probs": Lazy(lambda: real_out.get()[1]),
         "real_stats": real_stats,
         **context,
-    })
+    }
 
 
 def eval_size(cfg: DictConfig, data) -> int:

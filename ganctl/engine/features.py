@@ -13,12 +13,30 @@
 
 Extraction runs in batches of `metrics.batch_size` under torch.inference_mode, on the evaluation device, with
 a progress bar when asked for and more than one batch (50,000 Inception images take minutes on a GPU and
-hours on a CPU; PyTorch-StudioGAN issue #136 asks for exactly this feedback).
+hours on a CPU; PyTorch-StudioGAN issue #136 asks for exactly this feedback). Features and probabilities stay
+on that device; the statistics computed from them too.
+
+Arithmetic (`metrics.precision`), for either network:
+- fp32: IEEE float32 throughout. On CUDA, TF32 is switched off for cuBLAS matmuls and cuDNN convolutions while
+  features are extracted (the engine turns it on for training, build.device), so FID agrees with pytorch-fid's
+  and torch-fidelity's float32 numbers; the previous settings are restored afterwards.
+- tf32: the same with TF32 allowed (10-bit mantissa products, float32 accumulation; Ampere and newer GPUs). On a
+  CPU there is no TF32: it is fp32, and the log says so once.
+- bf16: the forward under torch.autocast(bfloat16) (convolutions and matmuls in bfloat16, 8-bit mantissa),
+  features and probabilities cast back to float32. Works on a CPU too, but without native bfloat16 units it is
+  slower there than fp32 (docs/performance.md).
+evaluate.score() reports the FID of a fast path beside the same FID from fp32 features of the same samples.
+The Inception network and its 299 x 299 input batches are channels_last (NHWC) on every device: cuDNN's
+tensor-core convolutions want NHWC, and on the 2-core CPU of docs/performance.md oneDNN was faster too
+(fp32 1.94 vs 1.45 images/s at batch 8; bf16 about 3x), at the cost of float32 rounding differences (~1e-5
+on features of order 10) against the NCHW layout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +50,11 @@ from ganctl.errors import UserError
 from ganctl.metrics.classifier import TRAIN_HINT, load_classifier
 from ganctl.metrics.inception import load_inception
 
+log = logging.getLogger("ganctl")
+
 SPACES = ("raw", "classifier", "inception")
+PRECISIONS = ("fp32", "tf32", "bf16")  # metrics.precision; the module docstring says what each one does
+_said_once: set[str] = set()  # log lines written at most once per process
 
 
 def space(settings: DictConfig) -> str:
@@ -41,6 +63,46 @@ def space(settings: DictConfig) -> str:
     if name not in SPACES:
         raise UserError(f"metrics.features={name} is not known; choose one of: {', '.join(SPACES)}")
     return name
+
+
+def precision(settings: DictConfig, device: torch.device | None = None) -> str:
+    """metrics.precision, checked; with a device, as it runs there: tf32 on a CPU is fp32 (said once in the log)."""
+    name = settings.get("precision", "fp32")
+    if name not in PRECISIONS:
+        raise UserError(f"metrics.precision={name} is not known; choose one of: {', '.join(PRECISIONS)} (fp32: "
+                        f"exact, tf32: TF32 tensor cores on CUDA, bf16: bfloat16 autocast)")
+    if device is None:
+        return name
+    if name == "tf32" and device.type != "cuda":
+        if "tf32" not in _said_once:
+            _said_once.add("tf32")
+            log.info("metrics.precision=tf32 computes features in fp32 on the %s: TF32 is a CUDA tensor-core "
+                     "format", device.type)
+        return "fp32"
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        raise UserError(f"metrics.precision=bf16 needs a GPU with bfloat16 units (Ampere or newer), not "
+                        f"{torch.cuda.get_device_name(device)}; use metrics.precision=fp32 or tf32")
+    return name
+
+
+@contextlib.contextmanager
+def numerics(precision: str, device: torch.device) -> Iterator[None]:
+    """The arithmetic of `precision` (fp32 | tf32 | bf16, as `precision()` returns it) for the code inside."""
+    if device.type == "cuda":
+        # Through PyTorch's per-backend fp32_precision, saved and restored whatever happens inside: restoring
+        # them also restores what set_float32_matmul_precision (build.device) and the legacy allow_tf32 flags
+        # read, whereas setting a legacy flag here would leave the other API's getters raising (mixed APIs).
+        cuda, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+        before = cuda.fp32_precision, cudnn.fp32_precision
+        cuda.fp32_precision = cudnn.fp32_precision = "tf32" if precision == "tf32" else "ieee"
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    try:
+        with autocast:
+            yield
+    finally:
+        if device.type == "cuda":
+            cuda.fp32_precision, cudnn.fp32_precision = before
 
 
 def classifier_outputs(net: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -70,25 +132,28 @@ class Extractor:
     weights: Path  # the file its weights came from (its hash is part of the cache key)
     net: nn.Module
     outputs: Callable[[nn.Module, Tensor], tuple[Tensor, Tensor]]  # one batch -> (features, probs)
+    precision: str = "fp32"  # metrics.precision as it runs on the net's device (features.precision)
 
     @torch.inference_mode()
     def extract(self, samples: Tensor, batch_size: int, progress: bool = False,
                 label: str = "samples") -> tuple[Tensor, Tensor]:
-        """(features (N, d), probs (N, K)) of samples (N, C, H, W), on the extractor's device."""
+        """(features (N, d), probs (N, K)) of samples (N, C, H, W), float32 on the extractor's device, computed
+        in self.precision's arithmetic."""
         if samples.ndim != 4:
             raise UserError(f"metrics.features={self.name} reads images, but the samples have shape "
                             f"{tuple(samples.shape[1:])}; use metrics.features=raw")
         device = next(self.net.parameters()).device
         starts = range(0, len(samples), batch_size)
-        bar = Progress(TextColumn(f"[bold]{self.name} features of {label}"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), transient=True, disable=not progress or len(starts) < 2)
+        bar = Progress(TextColumn(f"[bold]{self.name} {self.precision} features of {label}"), BarColumn(),
+                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                       disable=not progress or len(starts) < 2)
         feats, probs = [], []
-        with bar:
+        with bar, numerics(self.precision, device):
             task = bar.add_task(label, total=len(samples))
             for start in starts:
                 f, p = self.outputs(self.net, samples[start : start + batch_size].to(device))
-                feats.append(f)
-                probs.append(p)
+                feats.append(f.float())  # bf16: back to float32 (a no-op in fp32 and tf32)
+                probs.append(p.float())
                 bar.advance(task, len(f))
         return torch.cat(feats), torch.cat(probs)
 
@@ -98,7 +163,9 @@ def extractor(settings: DictConfig, data_name: str | None, device: torch.device)
     UserError that says which key to set and how to get the file."""
     chosen = space(settings)
     if chosen == "raw":
+        precision(settings)  # no network runs, but a typo fails wherever it is set
         return None
+    numbers = precision(settings, device)
     if settings.get("batch_size", 1) < 1:
         raise UserError(f"metrics.batch_size={settings.batch_size} must be a positive integer")
     if chosen == "classifier":
@@ -112,7 +179,9 @@ def extractor(settings: DictConfig, data_name: str | None, device: torch.device)
         if not path.is_file():
             raise UserError(f"no classifier at {path} (metrics.classifier); {TRAIN_HINT} or set "
                             f"metrics.classifier=PATH")
-        return Extractor("classifier", path, load_classifier(path).to(device), classifier_outputs)
+        return Extractor("classifier", path, load_classifier(path).to(device), classifier_outputs, numbers)
     path = settings.get("inception_weights")
     net = load_inception(path)  # an unset or missing path: one line saying where to download the file
-    return Extractor("inception", Path(path).expanduser(), net.to(device), inception_outputs)
+    # channels_last (module docstring); the network's forward puts its input batches in the same format.
+    net = net.to(device).to(memory_format=torch.channels_last)
+    return Extractor("inception", Path(path).expanduser(), net, inception_outputs, numbers)

@@ -24,7 +24,8 @@ class Accumulator:
         for key, value in values.items():
             tag = f"{prefix}{key}"
             value = value.detach().float()
-            self.sums[tag] = self.sums[tag] + value if tag in self.sums else value
+            # clone: a CUDA-graph step returns the same output tensors each step, overwritten by the next
+            self.sums[tag] = self.sums[tag] + value if tag in self.sums else value.clone()
             self.counts[tag] = self.counts.get(tag, 0) + 1
 
     def flush(self, reduce=None) -> dict[str, float]:

@@ -4,7 +4,9 @@ extractor rather than at every evaluation (torch-fidelity and pytorch-fid keep s
 A file `<metrics.cache>/<key>.pt` holds {"mu" (d,), "cov" (d, d), float64, "n", "key": the key's fields as
 JSON}; it is read with weights_only=True. The key is the sha256 of the fields: the data set's config (its
 `_target_`, path and options, or the --real path), the split and the number of real samples n, the extractor
-(classifier | inception), the sha256 of its weights file, and the sha256 of the real samples themselves. The
+(classifier | inception), the sha256 of its weights file, metrics.precision where it is not fp32 (tf32 and
+bf16 statistics differ from fp32's; fp32 keys are those of before the setting existed, so their files stay
+valid), and the sha256 of the real samples themselves. The
 last one is more than the config says: it catches a data file replaced at the same path, at the cost of one
 hash of the samples (about a second per GB). Only classifier and inception features are cached; raw
 statistics are cheap to recompute.
@@ -50,14 +52,17 @@ def cache_key(fields: dict) -> tuple[str, str]:
 
 
 def real_statistics(cache_dir: str | Path | None, source: dict, extractor: str, weights: Path, real: Tensor,
-                    real_features: Callable[[], Tensor]) -> tuple[Tensor, Tensor, int]:
+                    real_features: Callable[[], Tensor], precision: str = "fp32") -> tuple[Tensor, Tensor, int]:
     """(mu, cov, n) of the real features: read from the cache when the key matches, else computed from
-    `real_features()` (which extracts them) and written there. cache_dir None: always computed."""
+    `real_features()` (which extracts them, in `precision`'s arithmetic) and written there. cache_dir None:
+    always computed."""
     if cache_dir is None:
         feats = real_features()
         return (*feature_statistics(feats), len(feats))
     fields = {**source, "extractor": extractor, "weights_sha256": file_digest(weights),
               "samples_sha256": tensor_digest(real)}
+    if precision != "fp32":
+        fields["precision"] = precision
     key, text = cache_key(fields)
     path = Path(cache_dir) / f"{key}.pt"
     if path.is_file():

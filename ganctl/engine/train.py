@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganctl.engine import build, checkpoint, distributed
+from ganctl.engine import build, checkpoint, distributed, speed
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
@@ -90,6 +90,14 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"train.on_nan={cfg.train.on_nan} must be stop or skip_step")
 
 
+def fits_on(device: torch.device, data: torch.Tensor) -> bool:
+    """Whether the training set can live on the device: on a GPU, if it takes under half the free memory."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return data.numel() * data.element_size() < free / 2
+
+
 def check_output_folder(run_dir: Path, state_bytes: int) -> None:
     """Fail before the first step, not at the first checkpoint, if the run folder cannot take the run's files:
     up to three checkpoints (last, previous, the one being written) plus best.pt, and some room for samples."""
@@ -150,6 +158,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     check_train_config(cfg)
     if ranks.world > 1:
         distributed.check_devices(ranks.world, device, cfg.train.batch_size)
+    speed.check(cfg.train, device, ranks.world)
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
     method = build.method(cfg)
@@ -158,13 +167,21 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     extra = {**g_side, **d_side}
     for net in (g, d, *extra.values()):
         net.to(device)
+    train_data = data.train
+    if fits_on(device, train_data):
+        train_data = train_data.to(device)  # shuffled and indexed on the device: no host copy per step
+    else:
+        log.info("data.train (%.1f GiB) does not fit beside the model: streaming batches from pinned host memory",
+                 train_data.numel() * train_data.element_size() / 2**30)
+    if cfg.train.channels_last:
+        train_data = speed.channels_last([g, d, *extra.values()], train_data)
     opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())), cfg.optim.lr_g,
-                            cfg, device)
+                            cfg, device, capturable=cfg.train.cuda_graphs)
     opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())), cfg.optim.lr_d,
-                            cfg, device)
+                            cfg, device, capturable=cfg.train.cuda_graphs)
     method.attach_optimizers(opt_g, opt_d)
     # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
-    batches = BatchSampler(data.train.to(device), cfg.train.batch_size, seed=cfg.seed + 1)
+    batches = BatchSampler(train_data, cfg.train.batch_size, seed=cfg.seed + 1, device=device)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     z_dim, batch_size = cfg.model.z_dim, batches.batch_size
 
@@ -247,20 +264,20 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
 
     skipped = {"d": 0, "g": 0}
 
-    def apply_update(opt, loss: torch.Tensor, name: str, stop_vote: bool = False) -> tuple[bool, bool]:
+    stop_vote = [False]  # with several ranks: whether any asked to stop, read from G's all-reduce
+
+    def apply_update(opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
         """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
-        gradient. Returns (stepped, some rank asked to stop); the stop vote rides in the same all-reduce."""
+        gradient; returns whether it stepped. With `vote`, the ranks' stop requests ride in the same all-reduce."""
         flags = []
         if cfg.train.on_nan == "skip_step":
             flags.append((~torch.isfinite(loss.detach())).float())
-        if stop_vote and ranks.world > 1:
+        if vote and ranks.world > 1:
             flags.append(torch.tensor(float(stop.requested), device=device))
         params = [p for group in opt.param_groups for p in group["params"]]
         reduced = ranks.average_gradients(params, flags)
-        if not stop_vote:
-            stop_now = False
-        else:  # one process reads its own flag; ranks read the vote (a sync they pay for the all-reduce anyway)
-            stop_now = stop.requested if ranks.world == 1 else bool(reduced[-1].item())
+        if vote and ranks.world > 1:
+            stop_vote[0] = bool(reduced[-1].item())  # a sync the ranks pay for the all-reduce anyway
         if cfg.train.on_nan == "skip_step":
             grads = [p.grad for p in params if p.grad is not None]
             finite = reduced[0].item() == 0 and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
@@ -272,9 +289,41 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 if skipped[name] >= MAX_SKIPPED:
                     raise UserError(f"training diverged: {MAX_SKIPPED} {name.upper()} updates skipped for NaN/Inf "
                                     f"by step {step + 1}; lower optim.lr_d / optim.lr_g")
-                return False, stop_now
+                return False
         opt.step()
-        return True, stop_now
+        return True
+
+    d_loss, g_loss = method.discriminator_step, method.generator_step
+    if cfg.train.compile:
+        d_loss, g_loss = (speed.compiled(fn, name, method.double_backward) for fn, name in ((d_loss, "d"), (g_loss, "g")))
+    forward_precision = speed.autocast(cfg.train.precision, device)
+
+    def one_step(reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
+        """n_critic D updates (one per real batch) then one G update; tensors in, tensors out, so that
+        train.cuda_graphs can capture it. Returns the last D outputs, the G outputs and whether all stepped."""
+        all_stepped = True
+        for net in (d, *d_side.values()):
+            net.requires_grad_(True)
+        for real, z in zip(reals, zs):
+            with forward_precision:
+                out_d = d_loss(g, d, real, z)
+            opt_d.zero_grad(set_to_none=True)
+            out_d["loss"].backward()
+            if apply_update(opt_d, out_d["loss"], "d"):
+                method.after_discriminator_step(d)
+            else:
+                all_stepped = False
+        for net in (d, *d_side.values()):
+            net.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
+        with forward_precision:
+            out_g = g_loss(g, d, reals[-1], zs[-1])
+        opt_g.zero_grad(set_to_none=True)
+        out_g["loss"].backward()
+        all_stepped &= apply_update(opt_g, out_g["loss"], "g", vote=True)
+        return out_d, out_g, all_stepped
+
+    if cfg.train.cuda_graphs:
+        one_step = speed.GraphedStep(one_step, [opt_d, opt_g])
 
     def save_checkpoint(name: str) -> None:
         if cfg.train.on_nan == "stop":
@@ -310,34 +359,19 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         while step < cfg.train.steps:
             log_now = (step + 1) % cfg.train.log_every == 0 or step + 1 == cfg.train.steps
 
-            for net in (d, *d_side.values()):
-                net.requires_grad_(True)
-            for _ in range(method.n_critic):
-                real = ranks.shard(batches.next())
-                out_d = method.discriminator_step(g, d, real, sample_z())
-                opt_d.zero_grad(set_to_none=True)
-                out_d["loss"].backward()
-                stepped_d, _ = apply_update(opt_d, out_d["loss"], "d")
-                if stepped_d:
-                    method.after_discriminator_step(d)
+            reals = [ranks.shard(batches.next()) for _ in range(method.n_critic)]
+            zs = [sample_z() for _ in range(method.n_critic + 1)]  # noise and data: independent generators
+            out_d, out_g, stepped = one_step(reals, zs)
+            stop_now = stop.requested if ranks.world == 1 else stop_vote[0]
             if log_now:
-                stats.add("grad/", {"d": grad_norm(d)})
-
-            for net in (d, *d_side.values()):
-                net.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
-            out_g = method.generator_step(g, d, real, sample_z())
-            opt_g.zero_grad(set_to_none=True)
-            out_g["loss"].backward()
-            stepped_g, stop_now = apply_update(opt_g, out_g["loss"], "g", stop_vote=True)
-            if log_now:
-                stats.add("grad/", {"g": grad_norm(g)})
+                stats.add("grad/", {"d": grad_norm(d), "g": grad_norm(g)})
             step += 1
 
             if cfg.train.on_nan == "stop":
                 losses = torch.stack([out_d["loss"].detach(), out_g["loss"].detach()]).double()
                 new_bad = (~torch.isfinite(losses).all()) & (first_bad[0] < 0)
                 first_bad = torch.where(new_bad, torch.cat([losses.new_tensor([step]), losses]), first_bad)
-            if stepped_d and stepped_g:  # a skipped update's NaN would poison the logged means
+            if stepped:  # a skipped update's NaN would poison the logged means
                 stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
                 stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
 

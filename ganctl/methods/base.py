@@ -36,6 +36,9 @@ class Method(ABC):
     """One GAN objective. The engine calls these hooks and knows nothing else about the method."""
 
     n_critic: int = 1  # discriminator steps per generator step
+    # The steps ("d", "g") whose loss contains a gradient (a gradient penalty, a differentiable look-ahead), so
+    # that their backward is a double backward, which torch.compile cannot produce: train.compile leaves them eager.
+    double_backward: tuple[str, ...] = ()
 
     @abstractmethod
     def discriminator_step(self, g: nn.Module, d: nn.Module, real: Tensor, z: Tensor) -> dict[str, Tensor]:

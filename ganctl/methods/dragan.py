@@ -25,6 +25,8 @@ from ganctl.methods.nsgan import Nsgan
 
 
 class Dragan(Nsgan):
+    double_backward = ("d",)
+
     def __init__(self, gp_weight: float = 10.0, target_norm: float = 1.0, perturb_scale: float = 0.5,
                  n_critic: int = 1):
         super().__init__(n_critic)

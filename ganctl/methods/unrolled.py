@@ -56,6 +56,7 @@ class Unrolled(Gan):
             raise UserError(f"method.generator_loss={generator_loss} is not known; choose one of: "
                             f"{', '.join(GENERATOR_LOSSES)}")
         self.unroll_steps, self.second_order, self.generator_loss = unroll_steps, second_order, generator_loss
+        self.double_backward = ("g",) if second_order else ()
         self.opt_d: torch.optim.Optimizer | None = None
 
     def attach_optimizers(self, opt_g, opt_d):

@@ -13,6 +13,8 @@ from ganctl.methods.wgan import critic_terms
 
 
 class WganGp(Method):
+    double_backward = ("d",)
+
     def __init__(self, gp_weight: float = 10.0, n_critic: int = 5):
         self.gp_weight, self.n_critic = gp_weight, n_critic
 

@@ -300,6 +300,10 @@ class InceptionV3(nn.Module):
             x = (resize_bilinear_tf1(x, (SIZE, SIZE)) - 128) / 128
         else:
             x = 2 * F.interpolate(x / 255, size=(SIZE, SIZE), mode="bilinear", align_corners=False) - 1
+        if self.Conv2d_1a_3x3.conv.weight.is_contiguous(memory_format=torch.channels_last):
+            # A network moved to channels_last (NHWC; ganctl/engine/features.py does) gets its batch in that format
+            # too, so that no convolution converts layouts on the way. Same values, another memory order.
+            x = x.contiguous(memory_format=torch.channels_last)  # (n, 3, 299, 299), NHWC strides
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # (n, 64, 73, 73)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
