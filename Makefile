@@ -31,8 +31,11 @@ test: setup
 # Metric speed against numpy/scipy (docs/performance.md, "Metrics"). The defaults suit a 2-core CPU (about 5 minutes);
 # on a GPU machine `make bench METRICS_ARGS="--inception"` runs the issue's sizes (n = 10k, 50k; KID's 100 subsets).
 METRICS_ARGS ?= --n 2500 10000 --repeat 1 --kid-subsets 10 --budget 30 --inception --images 16 --batch-size 8
+# Training speed against the PyTorch DCGAN example's loop (docs/performance.md, "Training"). The script picks sizes
+# by device: on a CPU one short DCGAN batch size and the 2-D MLP; on a GPU batch 64, 128 and 512 with every option.
+TRAIN_ARGS ?=
 bench: setup
-	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/train_speed.py $(TRAIN_ARGS)
 	$(PY) benchmarks/metrics.py $(METRICS_ARGS)
 
 # The mode-coverage benchmark (docs/benchmarks.md): every remedy x seeds on PacGAN's 2D-ring and 2D-grid, as Hydra

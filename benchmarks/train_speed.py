@@ -1,11 +1,22 @@
-"""Training speed: ganctl's engine against a plain PyTorch loop on the same nets, data and batch size.
+"""Training speed: ganctl's engine against a plain PyTorch loop on the same nets, data and batch sizes, in one run.
 
-Prints steps/s for both in one run, side by side, on the 2-D MLP (the default job) and, where a GPU is
-present, on the same job on CUDA. The plain loop is the textbook one: index a random batch, D step, G step,
-no logging. The engine does the same work plus what a user gets from it (per-step loss accumulation on the
-device, logging every 50 steps, the progress bar off to keep the terminal out of the measurement).
+Two jobs:
+- DCGAN on 32x32x3 images (random CIFAR-shaped data, N = 10,000, held on the device for both loops): images/s
+  of the reference loop and of ganctl's engine, eager and with each fast option (train.channels_last,
+  train.precision=bf16, train.compile, train.cuda_graphs on CUDA, and all of them together), at each batch
+  size; the ratio column is engine / reference.
+- The default 2-D MLP job (nsgan on ring8, 3x128 MLPs, batch 256) on the CPU, in steps/s.
 
-    .venv/bin/python benchmarks/train_speed.py [--steps 2000] [--repeats 3]
+The reference is the loop of the PyTorch DCGAN example (pytorch/examples, dcgan/main.py): BCE on D(x) and
+D(G(z)) with label tensors, Adam(2e-4, betas 0.5, 0.999), the fake batch reused for G's step. It is written
+below in its plainest form, without the example's per-step `.item()` prints (which would only slow it down),
+and its batches are indexed from the same device tensor as the engine's, so both see the same data path. Both
+warm up first (the engine for as many steps as it is timed: set-up, compilation and graph capture fall there);
+the engine's figure is its own speed/steps_per_s log over the timed steps. Speed is measured here, never
+asserted by a test.
+
+    .venv/bin/python benchmarks/train_speed.py                     # what this machine can run (CPU: short)
+    .venv/bin/python benchmarks/train_speed.py --batch-sizes 64 128 512 --steps 300   # the GPU table
 """
 
 from __future__ import annotations
@@ -16,88 +27,167 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
 from ganctl.engine import build
 from ganctl.engine.config import CONF_DIR, register
 from ganctl.engine.train import train
 
+OPTIONS = {  # name -> engine overrides
+    "eager": [],
+    "channels_last": ["train.channels_last=true"],
+    "bf16": ["train.precision=bf16"],
+    "compile": ["train.compile=true"],
+    "cuda_graphs": ["train.cuda_graphs=true"],
+    "all": ["train.channels_last=true", "train.precision=bf16", "train.cuda_graphs=true"],
+}
 
-def config(device: str, steps: int):
+
+def config(overrides: list[str]):
     register()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[
-            f"device={device}", f"train.steps={steps}", "train.progress=false", "eval.at_end=false",
-            f"train.sample_every={10 * steps}", f"train.checkpoint_every={10 * steps}"])
+        return compose("config", overrides=overrides)
 
 
-def plain_loop(cfg, device: torch.device, steps: int) -> float:
-    """The reference: the same nets, optimisers and data, in the simplest loop that trains them."""
-    torch.manual_seed(cfg.seed)
-    data = build.dataset(cfg)
-    g, d = (net.to(device) for net in build.networks(cfg, data.shape))
-    opt_g = build.optimizer(g.parameters(), cfg.optim.lr_g, cfg, device)
-    opt_d = build.optimizer(d.parameters(), cfg.optim.lr_d, cfg, device)
-    train_data = data.train.to(device)
-    n, batch, z_dim = train_data.shape[0], cfg.train.batch_size, cfg.model.z_dim
-    softplus = nn.functional.softplus
+def dcgan_overrides(device: str, batch: int, steps: int, images: Path) -> list[str]:
+    return [f"device={device}", "data=array", f"data.path={images}", "model=dcgan", f"train.batch_size={batch}",
+            "train.progress=false", "eval.at_end=false", f"train.sample_every={10 * steps}",
+            f"train.checkpoint_every={10 * steps}"]
 
-    def step():
-        real = train_data[torch.randint(0, n, (batch,), device=device)]
-        fake = g(torch.randn(batch, z_dim, device=device)).detach()
-        loss_d = softplus(-d(real)).mean() + softplus(d(fake)).mean()
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        loss_g = softplus(-d(g(torch.randn(batch, z_dim, device=device)))).mean()
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
 
-    for _ in range(20):  # warm-up: allocator, cuDNN autotuning
-        step()
+def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def reference_loop(cfg, device: torch.device, steps: int) -> float:
+    """The DCGAN example's loop on ganctl's nets; returns steps/s."""
+    torch.manual_seed(cfg.seed)
+    data = build.dataset(cfg)
+    net_g, net_d = (net.to(device) for net in build.networks(cfg, data.shape, build.method(cfg)))
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    criterion = nn.BCEWithLogitsLoss()  # ganctl's D outputs logits; the example's Sigmoid+BCELoss, fused
+    images = data.train.to(device)
+    batch, z_dim = cfg.train.batch_size, cfg.model.z_dim
+    real_label = torch.ones(batch, device=device)
+    fake_label = torch.zeros(batch, device=device)
+
+    def step():
+        real = images[torch.randint(0, len(images), (batch,), device=device)]
+        net_d.zero_grad()
+        err_real = criterion(net_d(real), real_label)
+        err_real.backward()
+        fake = net_g(torch.randn(batch, z_dim, device=device))
+        err_fake = criterion(net_d(fake.detach()), fake_label)
+        err_fake.backward()
+        opt_d.step()
+        net_g.zero_grad()
+        err_g = criterion(net_d(fake), real_label)
+        err_g.backward()
+        opt_g.step()
+
+    for _ in range(steps):  # warm-up, as long as the timed part (as for the engine): allocator, cuDNN autotuning
+        step()
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     return steps / (time.perf_counter() - start)
 
 
-def engine(cfg, steps: int) -> float:
-    """ganctl's loop; set-up (data, nets, TensorBoard writer) is timed separately and subtracted."""
+def engine(overrides: list[str], steps: int) -> float:
+    """ganctl's loop in steps/s: `steps` warm-up steps (set-up, compilation, graph capture), then `steps` timed
+    ones, read from the engine's own speed/steps_per_s log (time between its logs at steps and 2*steps)."""
     with tempfile.TemporaryDirectory() as run_dir:
-        short = cfg.copy()
-        short.train.steps = 20
-        start = time.perf_counter()
-        train(short, Path(run_dir) / "setup")  # set-up + 20 steps: what a run costs before its loop
-        setup = time.perf_counter() - start
-        start = time.perf_counter()
-        train(cfg, Path(run_dir) / "run")
-        total = time.perf_counter() - start
-    return (steps - 20) / max(total - setup, 1e-9)
+        train(config([*overrides, f"train.steps={2 * steps}", f"train.log_every={steps}"]), Path(run_dir))
+        events = EventAccumulator(str(Path(run_dir) / "tb"), size_guidance={"scalars": 0}).Reload()
+        return events.Scalars("speed/steps_per_s")[-1].value
+
+
+def best(fn, repeats: int) -> float:
+    return max(fn() for _ in range(repeats))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
+                        help="DCGAN batch sizes (default: 64 128 512 on CUDA, 64 on the CPU)")
+    parser.add_argument("--steps", type=int, default=None, help="timed DCGAN steps (default: 300 CUDA, 5 CPU)")
+    parser.add_argument("--options", nargs="+", default=None, choices=list(OPTIONS),
+                        help="engine options (default: all that the device runs; the CPU skips compile, slow to build)")
+    parser.add_argument("--mlp-steps", type=int, default=2000, help="timed steps of the 2-D MLP job on the CPU")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    cuda = args.device.startswith("cuda")
+    batch_sizes = args.batch_sizes or ([64, 128, 512] if cuda else [64])
+    steps = args.steps or (300 if cuda else 5)
+    options = args.options or (list(OPTIONS) if cuda else ["eager", "channels_last", "bf16"])
+    if not cuda:
+        options = [o for o in options if o not in ("cuda_graphs", "all")]
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA GPU"
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    print(f"job: nsgan, ring8, MLP 3x128, batch 256, {args.steps} steps; best of {args.repeats}")
-    print(f"{'device':<8}{'plain loop':>14}{'ganctl':>14}{'ratio':>8}")
-    for name in devices:
-        cfg = config(name, args.steps)
-        device = build.device(name)
-        plain = max(plain_loop(cfg, device, args.steps) for _ in range(args.repeats))
-        ours = max(engine(cfg, args.steps) for _ in range(args.repeats))
-        print(f"{name:<8}{plain:>10.0f} st/s{ours:>10.0f} st/s{ours / plain:>8.2f}")
+          f"torch {torch.__version__}{gpu}; {time.strftime('%Y-%m-%d')}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        images = Path(folder) / "cifar_shaped.npy"
+        np.save(images, np.random.default_rng(0).integers(0, 256, (10_000, 32, 32, 3), dtype=np.uint8))
+        print(f"\nDCGAN 32x32x3 (width 64), nsgan, {args.device}; {steps} timed steps after warm-up; "
+              f"best of {args.repeats}; images/s")
+        print(f"{'batch':>6} {'option':<14}{'reference':>12}{'ganctl':>12}{'ratio':>8}")
+        for batch in batch_sizes:
+            base = dcgan_overrides(args.device, batch, steps, images)
+            cfg = config(base)
+            ref = batch * best(lambda: reference_loop(cfg, build.device(args.device), steps), args.repeats)
+            for option in options:
+                ours = batch * best(lambda: engine([*base, *OPTIONS[option]], steps), args.repeats)
+                print(f"{batch:>6} {option:<14}{ref:>12,.0f}{ours:>12,.0f}{ours / ref:>8.2f}")
+
+    print(f"\n2-D MLP (nsgan, ring8, 3x128, batch 256), cpu; {args.mlp_steps} timed steps; best of {args.repeats}; "
+          f"steps/s")
+    base = ["device=cpu", "train.progress=false", "eval.at_end=false", f"train.sample_every={100 * args.mlp_steps}",
+            f"train.checkpoint_every={100 * args.mlp_steps}"]
+    cfg = config(base)
+    ref = best(lambda: mlp_reference(cfg, args.mlp_steps), args.repeats)
+    ours = best(lambda: engine(base, args.mlp_steps), args.repeats)
+    print(f"{'reference':>12}{'ganctl':>12}{'ratio':>8}\n{ref:>12,.0f}{ours:>12,.0f}{ours / ref:>8.2f}")
+
+
+def mlp_reference(cfg, steps: int) -> float:
+    """The same example loop on the 2-D job (softplus forms of the same BCE losses)."""
+    device = torch.device("cpu")
+    torch.manual_seed(cfg.seed)
+    data = build.dataset(cfg)
+    g, d = build.networks(cfg, data.shape, build.method(cfg))
+    opt_g = build.optimizer(g.parameters(), cfg.optim.lr_g, cfg, device)
+    opt_d = build.optimizer(d.parameters(), cfg.optim.lr_d, cfg, device)
+    points, batch, z_dim = data.train, cfg.train.batch_size, cfg.model.z_dim
+    softplus = nn.functional.softplus
+
+    def step():
+        real = points[torch.randint(0, len(points), (batch,))]
+        fake = g(torch.randn(batch, z_dim))
+        loss_d = softplus(-d(real)).mean() + softplus(d(fake.detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = softplus(-d(fake)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    for _ in range(steps):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

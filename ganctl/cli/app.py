@@ -69,10 +69,6 @@ def user_errors():
         yield
     except UserError as e:
         fail(str(e))
-    except OSError as e:  # an output folder that cannot be made or written, a full disk: the environment, not a bug
-        where = f"{e.filename}: " if e.filename else ""
-        fail(f"{where}{e.strerror or e} (is the folder writable and the disk not full? hydra.run.dir=PATH "
-             f"chooses another run folder)")
     except MissingConfigException as e:
         group, _, choice = (e.missing_cfg_file or "").rpartition("/")
         options = e.options or (group_choices(group) if group else [])
@@ -85,6 +81,11 @@ def user_errors():
         if cause is not None and one_line(cause) not in message:
             message += f"; {one_line(cause)}"
         fail(message)
+    except OSError as e:  # after Hydra's: its MissingConfigException is an OSError too
+        # An output folder that cannot be made or written, a full disk: the environment, not a bug.
+        where = f"{e.filename}: " if e.filename else ""
+        fail(one_line(f"{where}{e.strerror or e} (is the folder writable and the disk not full? hydra.run.dir=PATH "
+                      f"chooses another run folder)"))
 
 
 def run_hydra(task, overrides: list[str]) -> None:

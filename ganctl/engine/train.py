@@ -7,8 +7,10 @@ which method it is running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import shutil
 import signal
 import time
@@ -43,9 +45,17 @@ def main(cfg: DictConfig) -> float | None:
     """The Hydra task: train in the run folder Hydra made; return the monitored metric for sweepers."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        searching = not HydraConfig.get().sweeper._target_.endswith(".BasicSweeper")  # e.g. Optuna minimising
+        if searching and not cfg.eval.at_end:
+            raise UserError("eval.at_end=false leaves the sweeper nothing to optimise: set eval.at_end=true")
         if cfg.trainer.devices > 1 and not distributed.launched():
-            return train_on_devices(cfg, run_dir)
-        return train(cfg, run_dir)
+            result = train_on_devices(cfg, run_dir)
+        else:
+            result = train(cfg, run_dir)
+        if searching and result is None and int(os.environ.get("RANK", "0")) == 0:  # ranks > 0 return None
+            raise UserError(f"eval.monitor={cfg.eval.monitor} is not among the computed metrics: the sweeper has "
+                            f"nothing to optimise; add it to metrics=[...] or choose another eval.monitor")
+        return result
     except UserError:
         discard_if_unused(run_dir)
         raise
@@ -76,6 +86,8 @@ def discard_if_unused(run_dir: Path) -> None:
     nothing beyond Hydra's own files, so that no result is ever deleted."""
     if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "ganctl.log"}:
         shutil.rmtree(run_dir)
+        with contextlib.suppress(OSError):  # and outputs/<date>/ if this run was its only one
+            run_dir.parent.rmdir()
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -86,6 +98,8 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"train.eval_every={cfg.train.eval_every} must be 0 (off) or positive")
     if cfg.eval.monitor_mode not in ("min", "max"):
         raise UserError(f"eval.monitor_mode={cfg.eval.monitor_mode} must be min or max")
+    if cfg.eval.n <= 0:
+        raise UserError(f"eval.n={cfg.eval.n} must be positive")
     if cfg.train.on_nan not in ("stop", "skip_step"):
         raise UserError(f"train.on_nan={cfg.train.on_nan} must be stop or skip_step")
 

@@ -57,7 +57,9 @@ def test_saved_classifier_loads_back_with_identical_logits_and_features(tmp_path
     assert loaded.data == "bars" and loaded.test_accuracy == accuracy and not loaded.training
     assert not any(p.requires_grad for p in loaded.parameters())
     raw = torch.load(tmp_path / "c.pt", weights_only=True)
-    assert set(raw) == {"state_dict", "in_channels", "side", "classes", "data", "test_accuracy"}
+    assert set(raw) == {"state_dict", "in_channels", "side", "classes", "data", "test_accuracy",
+                        checkpoint.FORMAT_KEY, checkpoint.CHECKSUM_KEY}
+    assert raw[checkpoint.CHECKSUM_KEY] == checkpoint.digest(raw)
 
 
 def test_load_classifier_missing_or_foreign_file_is_one_line(tmp_path):
