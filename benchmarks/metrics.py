@@ -18,10 +18,15 @@ known size, so their time is about flops / (this machine's float64 GEMM rate, me
 estimate exceeds --budget seconds is skipped, on either side, and the row says so (--budget inf runs all). FID
 is always run: its d x d decompositions are not GEMM-bound, and it is the headline figure.
 
---inception also times the FID Inception-v3 (ganctl.metrics.InceptionV3 with random weights, written to a file
-and read back by load_inception as the engine reads a weights file) on random uint8 32 x 32 images, in
-batches of --batch-size under torch.inference_mode, as the engine extracts features; where --images would take
-longer than --budget at the pace of one timed batch (the CPU), only as many whole batches as fit are timed.
+--inception also times the FID Inception-v3 features as the engine extracts them (features.extractor: the
+network with random weights, written to a file and read back by load_inception, channels_last, in batches of
+--batch-size under torch.inference_mode; images in [-1, 1] back to uint8) at each metrics.precision the device
+has: fp32, tf32 (CUDA only) and bf16, side by side in images/s. The images are random uint8 32 x 32, the odd
+ones drawn from 0..127 (darker), so that the FID between the even and the odd images is far from 0; each fast
+path's row gives that FID from its features, the fp32 one from the same images, their difference, and the
+features' relative error ||f - f_fp32|| / ||f_fp32||. Where --images would take longer than --budget at the
+pace of one timed batch (the CPU), only as many whole batches as fit are timed, and every precision's FID uses
+the images all of them processed.
 
     .venv/bin/python benchmarks/metrics.py [--n 10000 50000] [--d 2048] [--device auto|cpu|cuda] [--repeat 3]
         [--budget 60] [--kid-subsets 100] [--skip-baseline] [--inception [--images 5000] [--batch-size 100]]
@@ -30,6 +35,7 @@ longer than --budget at the pace of one timed batch (the CPU), only as many whol
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import math
 import os
@@ -47,11 +53,13 @@ import scipy
 import scipy.linalg
 import scipy.spatial.distance
 import torch
+from omegaconf import OmegaConf
 
 from ganctl.engine import build
+from ganctl.engine import features as feature_spaces
 from ganctl.errors import UserError
 from ganctl.metrics import fid, kid, mmd, nn1_accuracy
-from ganctl.metrics.inception import load_inception, save_random_weights
+from ganctl.metrics.inception import save_random_weights
 from ganctl.metrics.mmd import MEDIAN_POINTS, MEDIAN_SEED
 
 RANK = 16  # shared low-rank component u W of the features
@@ -210,29 +218,92 @@ def run_ours(metric: Metric, real: torch.Tensor, fake: torch.Tensor, device: tor
     return timed(lambda: metric.ours(real, fake), device, repeat)
 
 
-def inception_throughput(device: torch.device, images: int, batch_size: int, repeat: int,
-                         budget: float) -> tuple[float, int]:
-    """(images/s, images timed) of InceptionV3 (pool3 and logits) on random uint8 32 x 32 images already on
-    `device`; fewer than `images` (whole batches, at least one) when the warm-up batch's pace says that all of
-    them would take longer than `budget` seconds."""
-    with tempfile.TemporaryDirectory() as tmp:
-        net = load_inception(save_random_weights(Path(tmp) / "inception.pth")).to(device)
+@dataclass
+class InceptionRun:
+    precision: str
+    rate: float | None = None  # images/s
+    images: int = 0  # images timed
+    feats: torch.Tensor | None = None  # (images, 2048) pool3 features of the timed images, on the device
+    note: str = ""
+
+
+def inception_images(images: int, device: torch.device) -> torch.Tensor:
+    """(images, 3, 32, 32) in [-1, 1] as ganctl's loaders scale uint8 pixels, on `device`: even ones uniform in
+    0..255, odd ones in 0..127."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (images, 3, 32, 32), dtype=torch.uint8, generator=gen).to(device)
+    pixels = torch.randint(0, 256, (images, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    pixels[1::2] //= 2
+    return (pixels.float() / 127.5 - 1).to(device)
 
-    @torch.inference_mode()
-    def extract(batches):
-        for start in batches:
-            net(x[start : start + batch_size])
 
+def inception_runs(device: torch.device, images: int, batch_size: int, repeat: int,
+                   budget: float) -> list[InceptionRun]:
+    """Each metrics.precision's throughput (images/s) of the engine's Inception extractor on `device`, with the
+    features of the images it timed: fewer than `images` (whole batches, at least one) when one batch's pace says
+    that all of them would take longer than `budget` seconds."""
+    x = inception_images(images, device)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = save_random_weights(Path(tmp) / "inception.pth")
+        settings = OmegaConf.create({"features": "inception", "inception_weights": str(weights),
+                                     "batch_size": batch_size, "precision": "fp32"})
+        extractor = feature_spaces.extractor(settings, None, device)  # loaded once, run at each precision below
     starts = range(0, images, batch_size)
-    extract([starts[-1]])  # warm-up: the last batch's shape (cuDNN autotunes each shape; build.device turns it on)
-    pace, _ = timed(lambda: extract([starts[0]]), device, 1)  # ... and the first's, timed for the budget
-    if pace * len(starts) > budget:
-        starts = starts[: max(1, int(budget / pace))]
-    seconds, _ = timed(lambda: extract(starts), device, repeat)
-    timed_images = min(images, len(starts) * batch_size)
-    return timed_images / seconds, timed_images
+    runs = []
+    for precision in feature_spaces.PRECISIONS:
+        try:
+            effective = feature_spaces.precision(OmegaConf.merge(settings, {"precision": precision}), device)
+        except UserError as error:  # bf16 on a GPU without bfloat16 units
+            runs.append(InceptionRun(precision, note=f"skipped: {error}"))
+            continue
+        if effective != precision:
+            runs.append(InceptionRun(precision, note=f"no TF32 on a {device.type.upper()}: metrics.precision="
+                                                     f"{precision} runs {effective} there (the row above)"))
+            continue
+        ext = dataclasses.replace(extractor, precision=precision)
+        if device.type == "cuda":  # warm-up: the last batch's shape (cuDNN autotunes each shape)
+            ext.extract(x[starts[-1] :], batch_size)
+        # The first batch's pace (on the CPU also the warm-up), for the budget.
+        pace, _ = timed(lambda ext=ext: ext.extract(x[:batch_size], batch_size), device, 1)
+        batches = len(starts) if pace * len(starts) <= budget else max(1, int(budget / pace))
+        subset = x[: batches * batch_size]
+        seconds, (feats, _) = timed(lambda ext=ext, subset=subset: ext.extract(subset, batch_size), device, repeat)
+        runs.append(InceptionRun(precision, len(subset) / seconds, len(subset), feats))
+    return runs
+
+
+def inception_report(device: torch.device, runs: list[InceptionRun]) -> None:
+    """One row per precision: images/s, the speed-up over fp32, and on the images every precision timed, the FID
+    between the even and the odd images from its features and from fp32's, and the features' relative error."""
+    done = [run for run in runs if run.feats is not None]
+    n = min(run.images for run in done)  # the same images for every precision
+    reference = next(run for run in done if run.precision == "fp32")
+
+    def fid_of(feats: torch.Tensor) -> float | str:
+        if n < 4:  # a covariance needs 2 images on each side
+            return "-"
+        with warnings.catch_warnings():  # n <= 2048 on the CPU: see the note printed below the table
+            warnings.simplefilter("ignore")
+            return fid(real=feats[:n:2], fake=feats[1:n:2])
+
+    fid_fp32 = fid_of(reference.feats)
+    if n < 4:
+        reference.note = f"{n} images: too few for an FID (2 even and 2 odd ones at least)"
+    for run in runs:
+        if run.feats is None:
+            print(INCEPTION_ROW.format(device.type, run.precision, *["-"] * 7, run.note).rstrip())
+            continue
+        value = fid_of(run.feats)
+        error = float((run.feats[:n].double() - reference.feats[:n].double()).norm()
+                      / reference.feats[:n].double().norm())
+        fids = [f"{value:.7g}", f"{fid_fp32:.7g}", f"{value - fid_fp32:+.2e}"] if n >= 4 else ["-"] * 3
+        print(INCEPTION_ROW.format(device.type, run.precision, f"{run.rate:.1f}", f"{run.rate / reference.rate:.2f}x",
+                                   run.images, *fids, f"{error:.1e}", run.note).rstrip(), flush=True)
+    if 4 <= n <= 2 * 2048:
+        print(f"  FID on {n // 2 + n % 2} vs {n // 2} images in 2048 dimensions is no estimate worth quoting, but "
+              f"both columns use the same images: the difference is the precision's alone")
+
+
+INCEPTION_ROW = "  {:<7}{:<6}{:>10}{:>9}{:>8}{:>15}{:>15}{:>12}{:>15}  {}"
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -327,17 +398,14 @@ def main() -> None:
                     f"{rel:.1e}" if rel is not None else "-", note).rstrip(), flush=True)
 
     if args.inception:
-        print(f"\ninception: InceptionV3, random weights via load_inception, {args.images} random uint8 32x32 "
-              f"images -> 299x299, batch {args.batch_size}, best of {args.repeat}; fewer images where --budget says so")
+        print(f"\ninception: the engine's extractor (InceptionV3, random weights via load_inception, channels_last) "
+              f"at each metrics.precision, {args.images} random uint8 32x32 images (odd ones darker) -> 299x299, "
+              f"batch {args.batch_size}, best of {args.repeat}; fewer images where --budget says so")
+        print(INCEPTION_ROW.format("device", "prec", "images/s", "vs fp32", "images", "FID even/odd", "FID fp32",
+                                   "difference", "feature error", "note").rstrip())
         for device in devices:
-            precision = "fp32"
-            if device.type == "cuda":
-                precision += (f" (cuDNN TF32 convolutions {'on' if torch.backends.cudnn.allow_tf32 else 'off'}, "
-                              f"float32 matmul precision {torch.get_float32_matmul_precision()}: the engine's)")
-            rate, timed_images = inception_throughput(device, args.images, args.batch_size, args.repeat, args.budget)
-            print(f"  {device.type:<6}{rate:>10.1f} images/s  over {timed_images} images, {precision}", flush=True)
-        print("  ganctl's InceptionV3 has no reduced-precision (bf16) option: fp32 only. Agreement with "
-              "torch-fidelity's FID needs the real weights and is not measured here.")
+            inception_report(device, inception_runs(device, args.images, args.batch_size, args.repeat, args.budget))
+        print("  Agreement with torch-fidelity's FID needs the real weights and is not measured here.")
     print(f"\n{TARGETS}")
 
 

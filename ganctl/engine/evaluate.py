@@ -12,10 +12,10 @@ samples and returned as `fid_fp32`, so every number from a fast path comes with 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
-import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path

@@ -28,8 +28,8 @@ Arithmetic (`metrics.precision`), for either network:
 evaluate.score() reports the FID of a fast path beside the same FID from fp32 features of the same samples.
 The Inception network and its 299 x 299 input batches are channels_last (NHWC) on every device: cuDNN's
 tensor-core convolutions want NHWC, and on the 2-core CPU of docs/performance.md oneDNN was faster too
-(fp32 1.94 vs 1.45 images/s at batch 8; bf16 about 3x), at the cost of float32 rounding differences (~1e-5
-on features of order 10) against the NCHW layout.
+(fp32 1.3-1.4x at batch 8, bf16 3x), at the cost of float32 rounding differences (~1e-5 on features of
+order 10) against the NCHW layout.
 """
 
 from __future__ import annotations
