@@ -118,7 +118,12 @@ class GraphedStep:
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.static_out = self.body(self.static_in[:n], self.static_in[n:])
+        try:
+            with torch.cuda.graph(self.graph):
+                self.static_out = self.body(self.static_in[:n], self.static_in[n:])
+        except RuntimeError as e:  # e.g. a host sync (.item()) or a data-dependent shape inside the method's step
+            reason = " ".join(str(e).split())[:200]
+            raise UserError(f"train.cuda_graphs: this method's step cannot be captured as a CUDA graph ({reason}); "
+                            f"use train.compile=true instead") from None
         self.graph.replay()
         return self.static_out

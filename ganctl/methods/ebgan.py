@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 
 
 class AutoEncoder(nn.Module):
@@ -73,7 +73,7 @@ class Ebgan(Method):
         return g, d
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         energy_real, energy_fake = d(real), d(fake)
         loss = energy_real.mean() + torch.relu(self.margin - energy_fake).mean()
         return {"loss": loss, "energy_real": energy_real.mean(), "energy_fake": energy_fake.mean()}

@@ -10,7 +10,7 @@ is the fix the same paper recommends. This objective is here to show exactly tha
 
 from torch import nn
 
-from ganctl.methods.base import Method, bce_discriminator_terms
+from ganctl.methods.base import Method, bce_discriminator_terms, detached_sample
 
 
 class Gan(Method):
@@ -18,7 +18,7 @@ class Gan(Method):
         self.n_critic = n_critic
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         loss, stats = bce_discriminator_terms(d(real), d(fake))
         return {"loss": loss, **stats}
 

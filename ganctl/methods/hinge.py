@@ -12,7 +12,7 @@ conf/method/hinge.yaml and can be overridden there (model.spectral_norm=false gi
 
 from torch import nn
 
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 
 
 class Hinge(Method):
@@ -20,7 +20,7 @@ class Hinge(Method):
         self.n_critic = n_critic
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         d_real, d_fake = d(real), d(fake)
         loss = nn.functional.relu(1 - d_real).mean() + nn.functional.relu(1 + d_fake).mean()
         return {"loss": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean()}

@@ -11,7 +11,7 @@ boundary, so G gets gradients where the BCE loss saturates. Optimiser: Adam(1e-3
 LSUN script (xudonmao/LSGAN, train_lsun.py); see conf/method/lsgan.yaml.
 """
 
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 
 
 class Lsgan(Method):
@@ -19,7 +19,7 @@ class Lsgan(Method):
         self.a, self.b, self.c, self.n_critic = a, b, c, n_critic
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         d_real, d_fake = d(real), d(fake)
         loss = 0.5 * (d_real - self.b).square().mean() + 0.5 * (d_fake - self.a).square().mean()
         return {"loss": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean()}

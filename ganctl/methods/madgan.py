@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ganctl.errors import UserError
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 
 
 class Madgan(Method):
@@ -75,7 +75,7 @@ class Madgan(Method):
         return g.labels(n, scores.device)[:: n // scores.shape[0]]
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         d_real, d_fake = d(real), d(fake)  # (B/m, k + 1) logits
         y = self.targets(g, z.shape[0], d_fake)
         ce_real = F.cross_entropy(d_real, torch.full((d_real.shape[0],), self.k, device=d_real.device))

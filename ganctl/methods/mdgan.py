@@ -35,7 +35,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from ganctl.methods.base import Method, bce_discriminator_terms
+from ganctl.methods.base import Method, bce_discriminator_terms, detached_sample
 from ganctl.methods.mrgan import encode, reconstruction_error
 
 
@@ -57,8 +57,8 @@ class Mdgan(Method):
         return {"d_diffusion": self.d_diffusion}
 
     def discriminator_step(self, g, d, real, z):
-        reconstruction = g(encode(self.encoder, real)).detach()
-        fake = g(z).detach()
+        reconstruction = detached_sample(g, encode(self.encoder, real))
+        fake = detached_sample(g, z)
         manifold, m = bce_discriminator_terms(d(real), d(reconstruction))
         diffusion, s = bce_discriminator_terms(self.d_diffusion(reconstruction), self.d_diffusion(fake))
         return {"loss": manifold + diffusion, "dm_real": m["d_real"], "dm_reconstruction": m["d_fake"],

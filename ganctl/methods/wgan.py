@@ -10,7 +10,7 @@ losses it should fall as samples improve, which makes it a usable convergence si
 
 import torch
 
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 
 
 def critic_terms(d_real, d_fake) -> dict:
@@ -24,7 +24,7 @@ class Wgan(Method):
         self.clip_value, self.n_critic = clip_value, n_critic
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         return critic_terms(d(real), d(fake))
 
     def generator_step(self, g, d, real, z):

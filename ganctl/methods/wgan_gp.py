@@ -8,7 +8,7 @@ The penalty is per sample, so the critic must not use batch normalisation (the c
 """
 
 from ganctl.methods import penalties
-from ganctl.methods.base import Method
+from ganctl.methods.base import Method, detached_sample
 from ganctl.methods.wgan import critic_terms
 
 
@@ -19,7 +19,7 @@ class WganGp(Method):
         self.gp_weight, self.n_critic = gp_weight, n_critic
 
     def discriminator_step(self, g, d, real, z):
-        fake = g(z).detach()
+        fake = detached_sample(g, z)
         out = critic_terms(d(real), d(fake))
         gp = penalties.gradient_penalty(d, penalties.interpolates(real, fake))
         out["loss"] = out["loss"] + self.gp_weight * gp
