@@ -170,8 +170,9 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     if source:
         cfg, resume_state = resumed_config(cfg, source)
     check_train_config(cfg)
+    train_cfg = OmegaConf.to_object(cfg.train)  # a plain dataclass: OmegaConf lookups cost ~10 us each per step
     if ranks.world > 1:
-        distributed.check_devices(ranks.world, device, cfg.train.batch_size)
+        distributed.check_devices(ranks.world, device, train_cfg.batch_size)
     speed.check(cfg.train, device, ranks.world)
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
@@ -187,15 +188,15 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     else:
         log.info("data.train (%.1f GiB) does not fit beside the model: streaming batches from pinned host memory",
                  train_data.numel() * train_data.element_size() / 2**30)
-    if cfg.train.channels_last:
+    if train_cfg.channels_last:
         train_data = speed.channels_last([g, d, *extra.values()], train_data)
     opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())), cfg.optim.lr_g,
-                            cfg, device, capturable=cfg.train.cuda_graphs)
+                            cfg, device, capturable=train_cfg.cuda_graphs)
     opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())), cfg.optim.lr_d,
-                            cfg, device, capturable=cfg.train.cuda_graphs)
+                            cfg, device, capturable=train_cfg.cuda_graphs)
     method.attach_optimizers(opt_g, opt_d)
     # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
-    batches = BatchSampler(train_data, cfg.train.batch_size, seed=cfg.seed + 1, device=device)
+    batches = BatchSampler(train_data, train_cfg.batch_size, seed=cfg.seed + 1, device=device)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     z_dim, batch_size = cfg.model.z_dim, batches.batch_size
 
@@ -216,7 +217,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         if device.type == "cuda" and "cuda" in resume_state["rng"]:
             torch.cuda.set_rng_state(resume_state["rng"]["cuda"], device)
         step, best = resume_state["step"], resume_state.get("best")
-        if step >= cfg.train.steps:
+        if step >= train_cfg.steps:
             raise UserError(f"the resumed run is already at step {step}; set train.steps above {step} to continue")
 
     def state() -> dict:
@@ -237,7 +238,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     tb = TensorBoard(run_dir / "tb", purge_step=step or None, enabled=ranks.main)
     tb.config(cfg)
     log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
-             f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, cfg.train.steps)
+             f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, train_cfg.steps)
     fixed_z = torch.randn(64 if data.is_image else 2500, z_dim, device=device,
                           generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
@@ -284,7 +285,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
         gradient; returns whether it stepped. With `vote`, the ranks' stop requests ride in the same all-reduce."""
         flags = []
-        if cfg.train.on_nan == "skip_step":
+        if train_cfg.on_nan == "skip_step":
             flags.append((~torch.isfinite(loss.detach())).float())
         if vote and ranks.world > 1:
             flags.append(torch.tensor(float(stop.requested), device=device))
@@ -292,7 +293,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         reduced = ranks.average_gradients(params, flags)
         if vote and ranks.world > 1:
             stop_vote[0] = bool(reduced[-1].item())  # a sync the ranks pay for the all-reduce anyway
-        if cfg.train.on_nan == "skip_step":
+        if train_cfg.on_nan == "skip_step":
             grads = [p.grad for p in params if p.grad is not None]
             finite = reduced[0].item() == 0 and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
             if not finite:  # one host sync per update: the price of deciding before the optimiser moves
@@ -308,16 +309,17 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         return True
 
     d_loss, g_loss = method.discriminator_step, method.generator_step
-    if cfg.train.compile:
+    d_params = [p for net in (d, *d_side.values()) for p in net.parameters()]
+    if train_cfg.compile:
         d_loss, g_loss = (speed.compiled(fn, name, method.double_backward) for fn, name in ((d_loss, "d"), (g_loss, "g")))
-    forward_precision = speed.autocast(cfg.train.precision, device)
+    forward_precision = speed.autocast(train_cfg.precision, device)
 
     def one_step(reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
         """n_critic D updates (one per real batch) then one G update; tensors in, tensors out, so that
         train.cuda_graphs can capture it. Returns the last D outputs, the G outputs and whether all stepped."""
         all_stepped = True
-        for net in (d, *d_side.values()):
-            net.requires_grad_(True)
+        for p in d_params:
+            p.requires_grad_(True)
         for real, z in zip(reals, zs):
             with forward_precision:
                 out_d = d_loss(g, d, real, z)
@@ -327,8 +329,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 method.after_discriminator_step(d)
             else:
                 all_stepped = False
-        for net in (d, *d_side.values()):
-            net.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
+        for p in d_params:
+            p.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
         with forward_precision:
             out_g = g_loss(g, d, reals[-1], zs[-1])
         opt_g.zero_grad(set_to_none=True)
@@ -336,11 +338,11 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         all_stepped &= apply_update(opt_g, out_g["loss"], "g", vote=True)
         return out_d, out_g, all_stepped
 
-    if cfg.train.cuda_graphs:
+    if train_cfg.cuda_graphs:
         one_step = speed.GraphedStep(one_step, [opt_d, opt_g])
 
     def save_checkpoint(name: str) -> None:
-        if cfg.train.on_nan == "stop":
+        if train_cfg.on_nan == "stop":
             check_finite()  # never write NaN weights over a good checkpoint
         if ranks.main:
             checkpoint.save(state(), ckpt_dir / name, previous=ckpt_dir / "previous.pt" if name == "last.pt" else None)
@@ -354,7 +356,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         if value is None:
             log.warning("eval.monitor=%s is not among the computed metrics (%s): no best.pt, nothing for a "
                         "sweeper to minimise", cfg.eval.monitor, ", ".join(metrics))
-        elif cfg.train.eval_every and is_better(value, best, cfg.eval.monitor_mode):
+        elif train_cfg.eval_every and is_better(value, best, cfg.eval.monitor_mode):
             best = value
             checkpoint.save(state(), ckpt_dir / "best.pt")
         return metrics
@@ -362,16 +364,16 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- loop --------------------------------------------------------------------------------------------
     stats = Accumulator()
     progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                        TimeRemainingColumn(), disable=not (cfg.train.progress and ranks.main))
-    task = progress.add_task("train", total=cfg.train.steps, completed=step, info="")
+                        TimeRemainingColumn(), disable=not (train_cfg.progress and ranks.main))
+    task = progress.add_task("train", total=train_cfg.steps, completed=step, info="")
     t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), step
     g.train()
     d.train()
     with ExitStack() as scope:
         stop = scope.enter_context(StopOnSignal(announce=ranks.main))
         scope.enter_context(progress)
-        while step < cfg.train.steps:
-            log_now = (step + 1) % cfg.train.log_every == 0 or step + 1 == cfg.train.steps
+        while step < train_cfg.steps:
+            log_now = (step + 1) % train_cfg.log_every == 0 or step + 1 == train_cfg.steps
 
             reals = [ranks.shard(batches.next()) for _ in range(method.n_critic)]
             zs = [sample_z() for _ in range(method.n_critic + 1)]  # noise and data: independent generators
@@ -381,7 +383,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 stats.add("grad/", {"d": grad_norm(d), "g": grad_norm(g)})
             step += 1
 
-            if cfg.train.on_nan == "stop":
+            if train_cfg.on_nan == "stop":
                 losses = torch.stack([out_d["loss"].detach(), out_g["loss"].detach()]).double()
                 new_bad = (~torch.isfinite(losses).all()) & (first_bad[0] < 0)
                 first_bad = torch.where(new_bad, torch.cat([losses.new_tensor([step]), losses]), first_bad)
@@ -394,10 +396,10 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 now = time.perf_counter()
                 values["speed/steps_per_s"] = (step - step_last) / max(now - t_last, 1e-9)
                 t_last, step_last = now, step
-                if cfg.train.on_nan == "skip_step":
+                if train_cfg.on_nan == "skip_step":
                     values.update({f"train/skipped_{k}": float(v) for k, v in skipped.items()})
                 tb.scalars(values, step)
-                if cfg.train.on_nan == "stop":
+                if train_cfg.on_nan == "stop":
                     check_finite()
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
                     if bad:
@@ -414,12 +416,12 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                                 "train.resume=%s", step, signal.Signals(signum).name, ckpt_dir / "last.pt", run_dir)
                 tb.close()
                 raise SystemExit(exit_code(signum))
-            if step % cfg.train.sample_every == 0 or step == cfg.train.steps:
+            if step % train_cfg.sample_every == 0 or step == train_cfg.steps:
                 picture(step)
-            if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < cfg.train.steps and ranks.main:
+            if train_cfg.eval_every and step % train_cfg.eval_every == 0 and step < train_cfg.steps and ranks.main:
                 metrics = evaluate_and_keep_best()
                 tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
-            if step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps:
+            if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps:
                 save_checkpoint("last.pt")
     wall = time.perf_counter() - t_start
     if not ranks.main:
@@ -428,7 +430,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     # ---- final evaluation --------------------------------------------------------------------------------
     result = None
     if cfg.eval.at_end:
-        metrics = evaluate_and_keep_best(progress=cfg.train.progress)
+        metrics = evaluate_and_keep_best(progress=train_cfg.progress)
         result = metrics.get(cfg.eval.monitor)
         write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
                    n=eval_size(cfg, data), wall_time_s=round(wall, 3))
