@@ -100,6 +100,8 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"eval.monitor_mode={cfg.eval.monitor_mode} must be min or max")
     if cfg.eval.n <= 0:
         raise UserError(f"eval.n={cfg.eval.n} must be positive")
+    if cfg.trainer.devices < 1:
+        raise UserError(f"trainer.devices={cfg.trainer.devices} must be at least 1 (the number of processes)")
     if cfg.train.on_nan not in ("stop", "skip_step"):
         raise UserError(f"train.on_nan={cfg.train.on_nan} must be stop or skip_step")
 

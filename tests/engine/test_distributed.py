@@ -73,3 +73,10 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_with_one_checkpoint(tmp_path):
     assert 0 < state["step"] < 100000
     assert output.count(f"stopped at step {state['step']} by SIGINT") == 1  # rank 0 speaks; the ranks agreed
     assert "Traceback" not in output
+
+
+def test_zero_devices_is_refused(tmp_path):
+    from ganctl.errors import UserError
+
+    with pytest.raises(UserError, match=r"trainer.devices=0 must be at least 1"):
+        train(make_config(*SMALL, "trainer.devices=0"), tmp_path)
