@@ -141,7 +141,7 @@ def newest_good(run_or_file: str | Path) -> tuple[Path, dict]:
     target = Path(run_or_file)
     if target.is_file():
         return target, load_run_state(target)
-    if not _any_checkpoint(target):
+    if not has_checkpoint(target):
         resolve(target, "last")  # raises the one-line reason: no such folder, or a run that saved nothing
     problems, good = [], []
     for name in RUN_CHECKPOINTS:
@@ -163,7 +163,7 @@ def newest_good(run_or_file: str | Path) -> tuple[Path, dict]:
     return path, state
 
 
-def _any_checkpoint(run_dir: Path) -> bool:
+def has_checkpoint(run_dir: Path) -> bool:
     return run_dir.is_dir() and any((run_dir / CHECKPOINT_DIR / name).is_file() for name in RUN_CHECKPOINTS)
 
 

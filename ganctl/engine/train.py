@@ -145,7 +145,7 @@ def resume_source(cfg: DictConfig, run_dir: Path) -> str | Path | None:
     """What train.resume points at: `auto` continues this run folder in place if it holds a checkpoint (re-run a
     preempted job or a sweep with the same hydra.run.dir / hydra.sweep.dir) and starts afresh otherwise."""
     if cfg.train.resume == "auto":
-        return run_dir if checkpoint._any_checkpoint(run_dir) else None
+        return run_dir if checkpoint.has_checkpoint(run_dir) else None
     return cfg.train.resume
 
 
@@ -281,6 +281,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
 
     skipped = {"d": 0, "g": 0}
 
+    params_of = {opt: [p for group in opt.param_groups for p in group["params"]] for opt in (opt_d, opt_g)}
     stop_vote = [False]  # with several ranks: whether any asked to stop, read from G's all-reduce
 
     def apply_update(opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
@@ -291,7 +292,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             flags.append((~torch.isfinite(loss.detach())).float())
         if vote and ranks.world > 1:
             flags.append(torch.tensor(float(stop.requested), device=device))
-        params = [p for group in opt.param_groups for p in group["params"]]
+        params = params_of[opt]
         reduced = ranks.average_gradients(params, flags)
         if vote and ranks.world > 1:
             stop_vote[0] = bool(reduced[-1].item())  # a sync the ranks pay for the all-reduce anyway
