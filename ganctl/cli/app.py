@@ -141,18 +141,23 @@ def worker_overrides(overrides: list[str]) -> list[str]:
     return [*overrides, f"hydra.run.dir={folder}", *QUIET_WORKER]
 
 
+GENERATOR_HELP = ("auto: the averaged generator when the run had train.ema > 0, else G; ema: the averaged one; "
+                  "raw: G's own weights.")
+
+
 @app.command()
 def sample(
     run_dir: str = typer.Argument(..., help="A run folder made by `ganctl train` (or a checkpoint .pt file)."),
     n: int = typer.Option(2500, "-n", "--n", help="Number of samples."),
     out: str | None = typer.Option(None, "--out", "-o", help="Output .npz (default: RUN_DIR/samples/...)."),
     checkpoint: str = typer.Option("last", "--checkpoint", "-c", help="last, best, or a path to a .pt file."),
+    generator: str = typer.Option("auto", "--generator", "-g", help=GENERATOR_HELP),
 ) -> None:
     """Write N samples of a run's generator as .npz, plus a picture (image grid or 2-D density)."""
     with user_errors():
         from ganctl.engine import runs
 
-        npz, png = runs.sample(run_dir, n, out, checkpoint)
+        npz, png = runs.sample(run_dir, n, out, checkpoint, generator)
     Console().print(f"samples: {npz}\npicture: {png}")
 
 
@@ -167,6 +172,7 @@ def evaluate(
     fake: str | None = typer.Option(None, "--fake", help="Generated samples to score against --real (same formats)."),
     out: str | None = typer.Option(None, "--out", "-o", help="With --real/--fake: the metrics file "
                                    "(default: ./metrics.json)."),
+    generator: str = typer.Option("auto", "--generator", "-g", help=GENERATOR_HELP),
 ) -> None:
     """Evaluate a run against held-out real data, or two sets of samples; print a table and write metrics.json.
 
@@ -195,7 +201,7 @@ def evaluate(
                                 "(ganctl evaluate --real PATH --fake PATH)")
             if out is not None:
                 raise UserError("--out goes with --real/--fake; a run's metrics are written to RUN_DIR/metrics.json")
-            metrics, path = runs.evaluate_run(run_dir, overrides, checkpoint or "last")
+            metrics, path = runs.evaluate_run(run_dir, overrides, checkpoint or "last", generator)
     table = Table()  # no title: a long run path would wrap it into pieces
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -55,23 +55,40 @@ def dataset(cfg: DictConfig) -> Dataset:
 
 class Networks:
     """The `NetworkFactory` handed to `Method.build_networks`: fresh nets of the configured architectures,
-    with the model's discriminator options (`model.pack`, `model.spectral_norm`, `model.minibatch_*`)."""
+    with the model's discriminator options (`model.pack`, `model.spectral_norm`, `model.minibatch_*`) and the
+    initialisation and batch-norm settings of every net (`model.init_std`, `model.bn_momentum`)."""
 
     def __init__(self, cfg: DictConfig, data_shape: tuple[int, ...]):
         self.model, self.data_shape, self.z_dim = cfg.model, tuple(data_shape), cfg.model.z_dim
         self.pack = int(self.model.get("pack", 1))
         if self.pack < 1:
             raise UserError(f"model.pack={self.pack} must be a positive integer (1: no packing)")
-        if cfg.train.batch_size % self.pack:
-            raise UserError(f"train.batch_size={cfg.train.batch_size} is not a multiple of model.pack={self.pack}")
+        if cfg.train.get("batch_unit", "samples") == "samples" and cfg.train.batch_size % self.pack:
+            raise UserError(f"train.batch_size={cfg.train.batch_size} is not a multiple of model.pack={self.pack} "
+                            f"(or count the batch in packs: train.batch_unit=packs)")
+        self.init_std = self.model.get("init_std")
+        self.bn_momentum = self.model.get("bn_momentum")
+        if self.init_std is not None and not self.init_std > 0:
+            raise UserError(f"model.init_std={self.init_std} must be positive (null: PyTorch's default init)")
+        if self.bn_momentum is not None and not 0 <= self.bn_momentum <= 1:
+            raise UserError(f"model.bn_momentum={self.bn_momentum} must be in [0, 1] (null: PyTorch's 0.1)")
+
+    def configured(self, net: nn.Module) -> nn.Module:
+        """Apply model.init_std and model.bn_momentum to a freshly built net (before any option wraps it)."""
+        if self.init_std is not None:
+            options_lib.normal_init(net, self.init_std)
+        if self.bn_momentum is not None:
+            options_lib.set_bn_momentum(net, self.bn_momentum)
+        return net
 
     def generator(self, z_dim: int | None = None) -> nn.Module:
-        return build(self.model.generator, "model.generator", z_dim=z_dim or self.z_dim, data_shape=self.data_shape)
+        return self.configured(build(self.model.generator, "model.generator", z_dim=z_dim or self.z_dim,
+                                     data_shape=self.data_shape))
 
     def discriminator(self, outputs: int = 1, options: bool = True) -> nn.Module:
         pack = self.pack if options else 1
-        d = build(self.model.discriminator, "model.discriminator",
-                  data_shape=options_lib.packed_shape(self.data_shape, pack), outputs=outputs)
+        d = self.configured(build(self.model.discriminator, "model.discriminator",
+                                  data_shape=options_lib.packed_shape(self.data_shape, pack), outputs=outputs))
         if not options:
             return d
         if self.model.get("minibatch_discrimination", False):

@@ -28,6 +28,10 @@ class OptimConfig:
 class TrainConfig:
     steps: int = 3000
     batch_size: int = 256
+    batch_unit: str = "samples"
+    schedule: str = "alternating"
+    ema: float = 0.0
+    lr_decay: str = "constant"
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000

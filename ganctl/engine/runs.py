@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ganctl.data.files import read_samples
-from ganctl.engine import build, checkpoint
+from ganctl.engine import build, checkpoint, ema
 from ganctl.engine.config import CONF_DIR, Config, register
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, generate, score, write_json
 from ganctl.engine.images import sample_picture, save_png
@@ -75,14 +75,24 @@ def metric_settings(metrics: DictConfig) -> dict:
     return {k: v for k, v in metrics.items() if not (isinstance(v, DictConfig) and "_target_" in v)}
 
 
-def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()) -> Run:
+GENERATORS = ("auto", "ema", "raw")
+
+
+def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = (), generator: str = "auto") -> Run:
+    """The run's generator from a checkpoint. generator: ema (the averaged G of train.ema), raw (G's own
+    weights) or auto (the averaged G where the run kept one, as training sampled and scored it)."""
+    if generator not in GENERATORS:
+        raise UserError(f"--generator {generator} is not known; choose one of: {', '.join(GENERATORS)}")
     path = checkpoint.resolve(run_dir, which)
     state = checkpoint.load_run_state(path)
+    if generator == "ema" and "g_ema" not in state:
+        raise UserError(f"{path} holds no averaged generator (the run had train.ema=0); use --generator raw")
     cfg = apply_overrides(OmegaConf.create(state["config"]), list(overrides))
     device = build.device(cfg.device)
     g, _ = build.networks(cfg, tuple(state["data_shape"]), build.method(cfg))
+    weights = state["g"] if generator == "raw" or "g_ema" not in state else ema.generator_state(state["g_ema"])
     try:
-        g.load_state_dict(state["g"])
+        g.load_state_dict(weights)
     except RuntimeError as e:
         raise UserError(f"checkpoint {path} does not fit the generator its config describes: "
                         f"{one_line(e)[:200]}") from None
@@ -90,14 +100,14 @@ def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()
     return Run(run_path, path, state, cfg, g.to(device), device)
 
 
-def sample(run_dir: str, n: int, out: str | None, which: str) -> tuple[Path, Path]:
+def sample(run_dir: str, n: int, out: str | None, which: str, generator: str = "auto") -> tuple[Path, Path]:
     """n samples as .npz (array `samples`, plus the step) and a picture beside it.
 
     They come from the evaluation noise stream, so they are exactly the samples `ganctl evaluate eval.n=n`
     scores: a user can recompute any metric from the file."""
     if n <= 0:
         raise UserError(f"-n {n}: the number of samples must be positive")
-    run = open_run(run_dir, which)
+    run = open_run(run_dir, which, generator=generator)
     samples = generate(run.g, n, run.cfg.model.z_dim, run.device, run.cfg.seed + EVAL_SEED_OFFSET).cpu()
     out_path = Path(out) if out else run.path / "samples" / f"samples_step{run.state['step']:07d}_n{n}.npz"
     if out_path.suffix != ".npz":
@@ -109,8 +119,9 @@ def sample(run_dir: str, n: int, out: str | None, which: str) -> tuple[Path, Pat
     return out_path, picture_path
 
 
-def evaluate_run(run_dir: str, overrides: list[str], which: str = "last") -> tuple[dict[str, float], Path]:
-    run = open_run(run_dir, which, overrides)
+def evaluate_run(run_dir: str, overrides: list[str], which: str = "last",
+                 generator: str = "auto") -> tuple[dict[str, float], Path]:
+    run = open_run(run_dir, which, overrides, generator)
     torch.manual_seed(run.cfg.seed)
     data = build.dataset(run.cfg)
     if tuple(data.shape) != tuple(run.state["data_shape"]):

@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganctl.engine import build, checkpoint, distributed, speed
+from ganctl.engine import build, checkpoint, distributed, ema, speed
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
@@ -104,6 +104,17 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"trainer.devices={cfg.trainer.devices} must be at least 1 (the number of processes)")
     if cfg.train.on_nan not in ("stop", "skip_step"):
         raise UserError(f"train.on_nan={cfg.train.on_nan} must be stop or skip_step")
+    if cfg.train.batch_unit not in ("samples", "packs"):
+        raise UserError(f"train.batch_unit={cfg.train.batch_unit} must be samples or packs")
+    if cfg.train.schedule not in ("alternating", "simultaneous"):
+        raise UserError(f"train.schedule={cfg.train.schedule} must be alternating or simultaneous")
+    if cfg.train.lr_decay not in ("constant", "linear"):
+        raise UserError(f"train.lr_decay={cfg.train.lr_decay} must be constant or linear")
+    if not 0 <= cfg.train.ema < 1:
+        raise UserError(f"train.ema={cfg.train.ema} must be in [0, 1) (0: off; 0.999 averages about 1,000 steps)")
+    if cfg.train.lr_decay != "constant" and cfg.train.cuda_graphs:
+        raise UserError("train.lr_decay=linear changes the learning rate every step, which a captured CUDA graph "
+                        "cannot follow: set train.cuda_graphs=false")
 
 
 def fits_on(device: torch.device, data: torch.Tensor) -> bool:
@@ -198,16 +209,28 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                             cfg, device, capturable=train_cfg.cuda_graphs)
     method.attach_optimizers(opt_g, opt_d)
     # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
-    batches = BatchSampler(train_data, train_cfg.batch_size, seed=cfg.seed + 1, device=device)
+    # train.batch_unit=packs: the batch counts D's inputs, each a pack of model.pack samples (PacGAN's reference).
+    samples_per_batch = train_cfg.batch_size * (int(cfg.model.get("pack", 1)) if train_cfg.batch_unit == "packs" else 1)
+    batches = BatchSampler(train_data, samples_per_batch, seed=cfg.seed + 1, device=device)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
     z_dim, batch_size = cfg.model.z_dim, batches.batch_size
+    if train_cfg.schedule == "simultaneous" and method.n_critic != 1:
+        raise UserError(f"train.schedule=simultaneous steps D and G together, once each: it needs method.n_critic=1, "
+                        f"got {method.n_critic}")
 
     def sample_z():
         return ranks.shard(torch.randn(batch_size, z_dim, generator=noise, device=device))
 
+    g_ema = ema.averaged(g, train_cfg.ema) if train_cfg.ema else None
+    sampler = g_ema.module if g_ema is not None else g  # the generator that samples, pictures and metrics use
     step, best = 0, None
     if resume_state is not None:
         g.load_state_dict(resume_state["g"])
+        if g_ema is not None:
+            if "g_ema" not in resume_state:
+                raise UserError(f"train.ema={train_cfg.ema} but the resumed run kept no averaged generator; resume "
+                                f"with train.ema=0 or start a new run")
+            g_ema.load_state_dict(resume_state["g_ema"])
         d.load_state_dict(resume_state["d"])
         for name, net in extra.items():
             net.load_state_dict(resume_state["extra"][name])
@@ -230,6 +253,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             "step": step, "best": best, "config": OmegaConf.to_yaml(cfg, resolve=True),
             "data_shape": list(data.shape), "modes": data.modes,
             "g": g.state_dict(), "d": d.state_dict(), "extra": {k: m.state_dict() for k, m in extra.items()},
+            **({"g_ema": g_ema.state_dict()} if g_ema is not None else {}),
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "batches": batches.state_dict(), "rng": rng,
         }
 
@@ -251,10 +275,10 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     def picture(at: int) -> None:
         if not ranks.main:
             return
-        g.eval()
+        sampler.eval()
         with torch.inference_mode():
-            pic = sample_picture(g(fixed_z), data.modes)
-        g.train()
+            pic = sample_picture(sampler(fixed_z), data.modes)
+        sampler.train()
         save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
         tb.picture("samples", pic, at)
 
@@ -317,28 +341,50 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         d_loss, g_loss = (speed.compiled(fn, name, method.double_backward) for fn, name in ((d_loss, "d"), (g_loss, "g")))
     forward_precision = speed.autocast(train_cfg.precision, device)
 
+    def d_gradients(real: torch.Tensor, z: torch.Tensor) -> dict:
+        for p in d_params:
+            p.requires_grad_(True)
+        with forward_precision:
+            out_d = d_loss(g, d, real, z)
+        opt_d.zero_grad(set_to_none=True)
+        out_d["loss"].backward()
+        for p in d_params:
+            p.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
+        return out_d
+
+    def g_gradients(real: torch.Tensor, z: torch.Tensor) -> dict:
+        with forward_precision:
+            out_g = g_loss(g, d, real, z)
+        opt_g.zero_grad(set_to_none=True)
+        out_g["loss"].backward()
+        return out_g
+
+    def d_update(out_d: dict) -> bool:
+        stepped = apply_update(opt_d, out_d["loss"], "d")
+        if stepped:
+            method.after_discriminator_step(d)
+        return stepped
+
+    def g_update(out_g: dict) -> bool:
+        stepped = apply_update(opt_g, out_g["loss"], "g", vote=True)
+        if stepped and g_ema is not None:
+            ema.update(g_ema, g)
+        return stepped
+
     def one_step(reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
         """n_critic D updates (one per real batch) then one G update; tensors in, tensors out, so that
         train.cuda_graphs can capture it. Returns the last D outputs, the G outputs and whether all stepped."""
+        if train_cfg.schedule == "simultaneous":  # both gradients at the same weights, same batch and noise
+            out_d = d_gradients(reals[0], zs[0])
+            out_g = g_gradients(reals[0], zs[0])
+            d_stepped = d_update(out_d)
+            return out_d, out_g, g_update(out_g) & d_stepped
         all_stepped = True
-        for p in d_params:
-            p.requires_grad_(True)
         for real, z in zip(reals, zs):
-            with forward_precision:
-                out_d = d_loss(g, d, real, z)
-            opt_d.zero_grad(set_to_none=True)
-            out_d["loss"].backward()
-            if apply_update(opt_d, out_d["loss"], "d"):
-                method.after_discriminator_step(d)
-            else:
-                all_stepped = False
-        for p in d_params:
-            p.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
-        with forward_precision:
-            out_g = g_loss(g, d, reals[-1], zs[-1])
-        opt_g.zero_grad(set_to_none=True)
-        out_g["loss"].backward()
-        all_stepped &= apply_update(opt_g, out_g["loss"], "g", vote=True)
+            out_d = d_gradients(real, z)
+            all_stepped &= d_update(out_d)
+        out_g = g_gradients(reals[-1], zs[-1])
+        all_stepped &= g_update(out_g)
         return out_d, out_g, all_stepped
 
     if train_cfg.cuda_graphs:
@@ -354,7 +400,9 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor. progress: a bar
         for feature extraction (not inside the training loop's own bar)."""
         nonlocal best
-        metrics = evaluate(g, cfg, data, device, progress)
+        metrics = evaluate(sampler, cfg, data, device, progress)
+        if g_ema is not None:  # the raw G beside the averaged one, to see what the average buys
+            metrics.update({f"raw_{k}": v for k, v in evaluate(g, cfg, data, device, progress).items()})
         value = metrics.get(cfg.eval.monitor)
         if value is None:
             log.warning("eval.monitor=%s is not among the computed metrics (%s): no best.pt, nothing for a "
@@ -378,6 +426,10 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         while step < train_cfg.steps:
             log_now = (step + 1) % train_cfg.log_every == 0 or step + 1 == train_cfg.steps
 
+            if train_cfg.lr_decay == "linear":
+                for opt, base in ((opt_d, cfg.optim.lr_d), (opt_g, cfg.optim.lr_g)):
+                    for group in opt.param_groups:
+                        group["lr"] = base * (1 - step / train_cfg.steps)
             reals = [ranks.shard(batches.next()) for _ in range(method.n_critic)]
             zs = [sample_z() for _ in range(method.n_critic + 1)]  # noise and data: independent generators
             out_d, out_g, stepped = one_step(reals, zs)

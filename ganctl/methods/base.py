@@ -9,6 +9,8 @@ optimiser and logs every other key of `out` as `method/<key>`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import torch
@@ -88,3 +90,22 @@ def detached_sample(g: nn.Module, z: Tensor) -> Tensor:
     forward records no graph (less memory, and a faster step)."""
     with torch.no_grad():
         return g(z)
+
+
+@contextmanager
+def running_stats_kept(net: nn.Module) -> Iterator[None]:
+    """Run `net` in training mode without folding this pass's batch statistics into its batch-norm running
+    statistics, which evaluation normalises with. For passes on inputs other than G's noise: G(E(x)) with MRGAN's
+    and MDGAN's encoder codes, which are far from N(0, I), would otherwise drag G's running statistics away from
+    those of G(z). The pass itself still normalises with its own batch statistics, as training mode does."""
+    norms = [m for m in net.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
+             and m.track_running_stats]
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for m, (mean, var, count) in zip(norms, saved):
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)

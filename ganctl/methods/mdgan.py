@@ -35,7 +35,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from ganctl.methods.base import Method, bce_discriminator_terms, detached_sample
+from ganctl.methods.base import Method, bce_discriminator_terms, detached_sample, running_stats_kept
 from ganctl.methods.mrgan import encode, reconstruction_error
 
 
@@ -57,7 +57,8 @@ class Mdgan(Method):
         return {"d_diffusion": self.d_diffusion}
 
     def discriminator_step(self, g, d, real, z):
-        reconstruction = detached_sample(g, encode(self.encoder, real))
+        with running_stats_kept(g):  # G's running statistics are of G(z), which evaluation samples
+            reconstruction = detached_sample(g, encode(self.encoder, real))
         fake = detached_sample(g, z)
         manifold, m = bce_discriminator_terms(d(real), d(reconstruction))
         diffusion, s = bce_discriminator_terms(self.d_diffusion(reconstruction), self.d_diffusion(fake))
@@ -65,7 +66,8 @@ class Mdgan(Method):
                 "dd_reconstruction": s["d_real"], "dd_fake": s["d_fake"]}
 
     def generator_step(self, g, d, real, z):
-        reconstruction = g(encode(self.encoder, real))
+        with running_stats_kept(g):
+            reconstruction = g(encode(self.encoder, real))
         geometric = reconstruction_error(real, reconstruction)
         manifold = F.softplus(-d(reconstruction)).mean()  # -E[log D_M(G(E(x)))]
         diffusion = F.softplus(-self.d_diffusion(g(z))).mean()  # -E[log D_D(G(z))]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ganctl.methods.base import running_stats_kept
 from ganctl.methods.gan import Gan
 
 
@@ -53,7 +54,8 @@ class Mrgan(Gan):
 
     def generator_step(self, g, d, real, z):
         adversarial = F.softplus(-d(g(z))).mean()  # -E[log D(G(z))]
-        reconstruction = g(encode(self.encoder, real))
+        with running_stats_kept(g):  # G's running statistics are of G(z), which evaluation samples
+            reconstruction = g(encode(self.encoder, real))
         geometric = reconstruction_error(real, reconstruction)
         mode = F.softplus(-d(reconstruction)).mean()  # -E[log D(G(E(x)))]
         return {"loss": adversarial + self.geometric_weight * geometric + self.mode_weight * mode,

@@ -79,3 +79,22 @@ class Packed(nn.Module):
                             f"make train.batch_size a multiple of model.pack")
         # Consecutive samples share a pack; batches are drawn shuffled, so packs are random.
         return self.d(x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:]))
+
+
+def normal_init(net: nn.Module, std: float) -> None:
+    """Weights of every Linear and Conv2d from N(0, std^2), biases 0: the DCGAN/PacGAN initialisation (PacGAN's
+    2-D configs: weights_init_std 0.02, biases_init Constant(0)). Batch-norm scales keep PyTorch's 1, as Blocks'
+    BatchNormalization starts at scale 1, shift 0."""
+    for module in net.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(module.weight, 0.0, std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+def set_bn_momentum(net: nn.Module, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * batch for every batch-norm layer in net (PyTorch's
+    convention; PacGAN's reference writes the same update as `m * 0.05 + p * 0.95`, i.e. momentum 0.05)."""
+    for module in net.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            module.momentum = momentum
