@@ -94,3 +94,28 @@ def test_mrgan_encoder_is_a_bare_discriminator_network_mapping_data_to_z():
 
 def test_mrgan_learns_the_ring(tmp_path):
     assert_learns("mrgan", tmp_path)
+
+
+@pytest.mark.parametrize("method", ["mrgan", "mdgan"])
+def test_encoder_passes_leave_the_generators_running_statistics_to_its_noise_batches(method):
+    """G(E(x)) normalises with its own batch statistics but must not move G's running statistics, which
+    evaluation uses: after both steps they equal those of a G that only ever saw the noise batches."""
+    cfg = make_config(f"method={method}", "+experiment=modes_ring8", "model.generator.hidden=16",
+                      "model.discriminator.hidden=8")
+    torch.manual_seed(0)
+    data = build.dataset(cfg)
+    m = build.method(cfg)
+    g, d = build.networks(cfg, data.shape, m)
+    noise_only = copy.deepcopy(g)
+    real, z = data.train[:64], torch.randn(64, 2)
+    m.discriminator_step(g, d, real, z)
+    m.generator_step(g, d, real, z)
+    with torch.no_grad():
+        for _ in range(2):  # each method samples G(z) once in its D step and once in its G step
+            noise_only(z)
+    norms = [n for n in g.modules() if isinstance(n, nn.BatchNorm1d)]
+    expected = [n for n in noise_only.modules() if isinstance(n, nn.BatchNorm1d)]
+    assert norms
+    for got, want in zip(norms, expected):
+        torch.testing.assert_close(got.running_mean, want.running_mean, rtol=0, atol=0)
+        torch.testing.assert_close(got.running_var, want.running_var, rtol=0, atol=0)
