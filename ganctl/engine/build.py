@@ -56,7 +56,7 @@ def dataset(cfg: DictConfig) -> Dataset:
 class Networks:
     """The `NetworkFactory` handed to `Method.build_networks`: fresh nets of the configured architectures,
     with the model's discriminator options (`model.pack`, `model.spectral_norm`, `model.minibatch_*`) and the
-    initialisation and batch-norm settings of every net (`model.init_std`, `model.bn_momentum`)."""
+    initialisation and batch-norm settings of every net (`model.init`, `model.bn_momentum`)."""
 
     def __init__(self, cfg: DictConfig, data_shape: tuple[int, ...]):
         self.model, self.data_shape, self.z_dim = cfg.model, tuple(data_shape), cfg.model.z_dim
@@ -66,17 +66,17 @@ class Networks:
         if cfg.train.get("batch_unit", "samples") == "samples" and cfg.train.batch_size % self.pack:
             raise UserError(f"train.batch_size={cfg.train.batch_size} is not a multiple of model.pack={self.pack} "
                             f"(or count the batch in packs: train.batch_unit=packs)")
-        self.init_std = self.model.get("init_std")
+        self.init, self.init_scale = self.model.get("init"), self.model.get("init_scale", 0.02)
         self.bn_momentum = self.model.get("bn_momentum")
-        if self.init_std is not None and not self.init_std > 0:
-            raise UserError(f"model.init_std={self.init_std} must be positive (null: PyTorch's default init)")
+        if self.init is not None and not self.init_scale > 0:
+            raise UserError(f"model.init_scale={self.init_scale} must be positive")
         if self.bn_momentum is not None and not 0 <= self.bn_momentum <= 1:
             raise UserError(f"model.bn_momentum={self.bn_momentum} must be in [0, 1] (null: PyTorch's 0.1)")
 
     def configured(self, net: nn.Module) -> nn.Module:
-        """Apply model.init_std and model.bn_momentum to a freshly built net (before any option wraps it)."""
-        if self.init_std is not None:
-            options_lib.normal_init(net, self.init_std)
+        """Apply model.init and model.bn_momentum to a freshly built net (before any option wraps it)."""
+        if self.init is not None:
+            options_lib.initialise(net, self.init, self.init_scale)
         if self.bn_momentum is not None:
             options_lib.set_bn_momentum(net, self.bn_momentum)
         return net

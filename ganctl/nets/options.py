@@ -81,13 +81,22 @@ class Packed(nn.Module):
         return self.d(x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:]))
 
 
-def normal_init(net: nn.Module, std: float) -> None:
-    """Weights of every Linear and Conv2d from N(0, std^2), biases 0: the DCGAN/PacGAN initialisation (PacGAN's
-    2-D configs: weights_init_std 0.02, biases_init Constant(0)). Batch-norm scales keep PyTorch's 1, as Blocks'
-    BatchNormalization starts at scale 1, shift 0."""
+INITS = ("normal", "orthogonal")
+
+
+def initialise(net: nn.Module, init: str, scale: float) -> None:
+    """Re-draw the weights of every Linear and Conv layer and zero its bias. normal: N(0, scale^2), the DCGAN and
+    PacGAN initialisation (PacGAN's 2-D configs: weights_init_std 0.02, biases_init Constant(0)); orthogonal: an
+    orthogonal matrix times the gain `scale` (the Unrolled GAN notebook: tf.orthogonal_initializer(gain=1.4), with
+    slim's zero biases). Batch-norm scales keep 1 and shifts 0, as in both references."""
+    if init not in INITS:
+        raise UserError(f"model.init={init} is not known; choose one of: {', '.join(INITS)} (null: PyTorch's default)")
     for module in net.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(module.weight, 0.0, std)
+            if init == "normal":
+                nn.init.normal_(module.weight, 0.0, scale)
+            else:
+                nn.init.orthogonal_(module.weight, gain=scale)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 

@@ -1,5 +1,5 @@
 """The protocol options of the mode benchmarks, each against a hand computation or a bitwise comparison:
-model.init_std, model.bn_momentum, train.batch_unit=packs, train.schedule=simultaneous, train.ema, train.lr_decay."""
+model.init, model.bn_momentum, train.batch_unit=packs, train.schedule=simultaneous, train.ema, train.lr_decay."""
 
 import pytest
 import torch
@@ -31,8 +31,8 @@ def linear_layers(net):
     return [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
 
 
-def test_init_std_draws_every_weight_from_the_normal_and_zeroes_the_biases():
-    _, g, d = fresh_networks(make_config("+experiment=modes_ring8", "model.init_std=0.02"))
+def test_normal_init_draws_every_weight_from_the_normal_and_zeroes_the_biases():
+    _, g, d = fresh_networks(make_config("+experiment=modes_ring8", "model.init=normal", "model.init_scale=0.02"))
     layers = linear_layers(g) + linear_layers(d)
     assert all(m.bias is None or torch.count_nonzero(m.bias) == 0 for m in layers)
     weights = torch.cat([m.weight.flatten() for m in layers])
@@ -43,6 +43,13 @@ def test_init_std_draws_every_weight_from_the_normal_and_zeroes_the_biases():
     # PyTorch's default for D's first maxout layer (fan-in 2) is U(+-1/sqrt(2)), std 0.41: the option changed it
     _, g_default, _ = fresh_networks(make_config("+experiment=modes_ring8"))
     assert linear_layers(g_default)[0].weight.std() > 0.3
+
+
+def test_orthogonal_init_gives_gain_times_an_orthogonal_matrix():
+    _, g, _ = fresh_networks(make_config("model.init=orthogonal", "model.init_scale=1.4"))
+    w = linear_layers(g)[1].weight.detach()  # (128, 128)
+    torch.testing.assert_close(w @ w.T, 1.4**2 * torch.eye(len(w)), rtol=0, atol=1e-4)
+    assert torch.count_nonzero(linear_layers(g)[1].bias) == 0
 
 
 def test_bn_momentum_folds_that_share_of_the_batch_mean_into_the_running_mean():

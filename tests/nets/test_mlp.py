@@ -104,3 +104,21 @@ def test_mlp_config_builds_the_documented_nets():
     assert cfg.discriminator.norm == "none"  # a string, not YAML null
     assert count(g, nn.Linear) == cfg.generator.depth + 1
     assert d(g(torch.randn(3, cfg.z_dim))).shape == (3,)
+
+
+def test_mlp_activation_option_replaces_the_hidden_nonlinearity():
+    from torch import nn
+
+    from ganctl.errors import UserError
+    from ganctl.nets.mlp import MlpDiscriminator, MlpGenerator
+
+    g = MlpGenerator(4, (2,), hidden=8, depth=2, activation="tanh")
+    d = MlpDiscriminator((2,), hidden=8, depth=2, activation="tanh")
+    for net in (g, d):
+        kinds = {type(m) for m in net.modules()}
+        assert nn.Tanh in kinds and nn.ReLU not in kinds and nn.LeakyReLU not in kinds
+    z = torch.randn(5, 4)
+    first, second, out = (m for m in g.net if isinstance(m, nn.Linear))
+    torch.testing.assert_close(g(z), out(torch.tanh(second(torch.tanh(first(z))))))
+    with pytest.raises(UserError, match="relu, leaky_relu, tanh"):
+        MlpGenerator(4, (2,), activation="swish")
