@@ -215,8 +215,10 @@ def evaluate(
 def report(
     sweep_dir: str = typer.Argument(..., help="A `ganctl train -m` sweep folder: outputs/multirun/<date>/<time>."),
     out: str | None = typer.Option(None, "--out", "-o", help="The markdown report (default: SWEEP_DIR/report.md)."),
+    spread: str = typer.Option("std", "--spread", help="std: sample standard deviation over seeds; sem: standard "
+                               "error of the mean (std / sqrt(n)), as the papers' tables."),
 ) -> None:
-    """Compare a sweep's configurations: mean ± std over seeds of every metric, one row per configuration.
+    """Compare a sweep's configurations: mean ± std (or s.e.) over seeds of every metric, one row per configuration.
 
     Writes the table as markdown (with a sample picture per configuration) and JSON, and TensorBoard HParams
     entries: [bold]tensorboard --logdir SWEEP_DIR/report_tb[/].
@@ -224,8 +226,8 @@ def report(
     with user_errors():
         from ganctl.engine import report as engine_report
 
-        groups, paths = engine_report.write_report(sweep_dir, out)
-    header, rows = engine_report.table(groups)
+        groups, paths = engine_report.write_report(sweep_dir, out, spread)
+        header, rows = engine_report.table(groups, spread)
     table = Table()
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")

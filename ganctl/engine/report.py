@@ -2,7 +2,8 @@
 
 A Hydra multirun leaves one job folder per run (`.hydra/overrides.yaml`, `metrics.json`, `samples/`). Jobs whose
 overrides differ only in `seed=` are one configuration; for each, every metric in metrics.json (and the wall
-time) is summarised over seeds as mean and sample standard deviation (ddof=1). Written beside each other:
+time) is summarised over seeds as mean and sample standard deviation (ddof=1), or with `spread="sem"` the standard
+error of the mean, std / sqrt(n), as the papers' tables report (PacGAN: 10 runs ± s.e.). Written beside each other:
 a markdown table with one sample picture per configuration, the same numbers as JSON, and one TensorBoard
 HParams entry per configuration.
 """
@@ -29,6 +30,7 @@ FIRST = ("modes_captured", "high_quality_pct", "reverse_kl")  # the mode-collaps
 LAST = "wall_time_s"
 FORMATS = {"modes_captured": ".1f", "high_quality_pct": ".1f", "reverse_kl": ".3f", LAST: ".1f"}
 DEFAULT_FORMAT = ".4g"
+RAW = "raw_"
 
 
 @dataclass
@@ -146,27 +148,40 @@ def group_jobs(jobs: list[Job]) -> list[Group]:
 
 
 def metric_columns(groups: list[Group]) -> list[str]:
-    """FIRST (when present), then the other metrics alphabetically, then the wall time."""
-    keys = {k for group in groups for k in group.summary}
+    """FIRST (when present), then the other metrics alphabetically, then the wall time. The raw generator's
+    metrics beside an averaged one's (train.ema: raw_<metric>) stay in the JSON, out of the table."""
+    keys = {k for group in groups for k in group.summary if not k.startswith(RAW)}
     rest = sorted(keys - set(FIRST) - {LAST})
     return [k for k in FIRST if k in keys] + rest + ([LAST] if LAST in keys else [])
 
 
-def cell(group: Group, key: str) -> str:
-    """`mean ± std`, `–` for a metric the group lacks, `(n=k)` when only some of its seeds have it."""
+SPREADS = {"std": "sample standard deviation (ddof=1)", "sem": "standard error of the mean (std / sqrt(n))"}
+
+
+def spread_of(s: Summary, spread: str) -> float | None:
+    if s.std is None:
+        return None
+    return s.std if spread == "std" else s.std / np.sqrt(s.n)
+
+
+def cell(group: Group, key: str, spread: str = "std") -> str:
+    """`mean ± std` (or ± s.e.), `–` for a metric the group lacks, `(n=k)` when only some of its seeds have it."""
     s = group.summary.get(key)
     if s is None:
         return "–"
     fmt = FORMATS.get(key, DEFAULT_FORMAT)
-    text = f"{s.mean:{fmt}} ± " + ("–" if s.std is None else f"{s.std:{fmt}}")
+    value = spread_of(s, spread)
+    text = f"{s.mean:{fmt}} ± " + ("–" if value is None else f"{value:{fmt}}")
     return text if s.n == len(group.jobs) else f"{text} (n={s.n})"
 
 
-def table(groups: list[Group]) -> tuple[list[str], list[list[str]]]:
+def table(groups: list[Group], spread: str = "std") -> tuple[list[str], list[list[str]]]:
     """The report's table as text cells: a header and one row per configuration (markdown and the CLI share it)."""
+    if spread not in SPREADS:
+        raise UserError(f"--spread {spread} is not known; choose one of: {', '.join(SPREADS)}")
     columns = metric_columns(groups)
     header = ["configuration", "seeds", *columns]
-    return header, [[g.label, str(len(g.jobs)), *(cell(g, k) for k in columns)] for g in groups]
+    return header, [[g.label, str(len(g.jobs)), *(cell(g, k, spread) for k in columns)] for g in groups]
 
 
 def final_picture(job: Job) -> Path | None:
@@ -211,14 +226,15 @@ def copy_pictures(groups: list[Group], picture_dir: Path) -> dict[str, Path]:
     return pictures
 
 
-def markdown(sweep: Path, groups: list[Group], shared: list[str], pictures: dict[str, Path], out: Path) -> str:
-    header, rows = table(groups)
+def markdown(sweep: Path, groups: list[Group], shared: list[str], pictures: dict[str, Path], out: Path,
+             spread: str = "std") -> str:
+    header, rows = table(groups, spread)
     n_jobs = sum(len(g.jobs) for g in groups)
     lines = [f"# Sweep report: {sweep.name}", "",
              f"{n_jobs} finished jobs in {len(groups)} configurations, from `{sweep}`."]
     if shared:
         lines.append(f"Every job also has `{' '.join(shared)}`.")
-    lines += ["Each cell: mean ± sample standard deviation (ddof=1) over seeds.", "",
+    lines += [f"Each cell: mean ± {SPREADS[spread]} over seeds.", "",
               "| " + " | ".join(header) + " |",
               "|" + "|".join([" --- ", " ---: "] + [" ---: "] * (len(header) - 2)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -242,12 +258,14 @@ def report_json(sweep: Path, groups: list[Group], shared: list[str], pictures: d
             "seeds": len(g.jobs),
             "jobs": [{"folder": job.path.name, "seed": job.seed} for job in g.jobs],
             "picture": pictures[g.slug].relative_to(out.parent).as_posix() if g.slug in pictures else None,
-            "metrics": {k: {"mean": s.mean, "std": s.std, "n": s.n} for k, s in sorted(g.summary.items())},
+            "metrics": {k: {"mean": s.mean, "std": s.std, "sem": spread_of(s, "sem"), "n": s.n}
+                        for k, s in sorted(g.summary.items())},
         } for g in groups],
     }
 
 
-def write_report(sweep_dir: str | Path, out: str | Path | None = None) -> tuple[list[Group], list[Path]]:
+def write_report(sweep_dir: str | Path, out: str | Path | None = None,
+                 spread: str = "std") -> tuple[list[Group], list[Path]]:
     """Summarise a sweep and write OUT (default SWEEP_DIR/report.md), and beside it, named after it, the JSON
     (report.json), the pictures (report/) and the TensorBoard entries (report_tb/). Returns the groups and the
     paths written."""
@@ -262,7 +280,7 @@ def write_report(sweep_dir: str | Path, out: str | Path | None = None) -> tuple[
     picture_dir = out_path.with_suffix("")
     pictures = copy_pictures(groups, picture_dir)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(markdown(sweep, groups, shared, pictures, out_path))
+    out_path.write_text(markdown(sweep, groups, shared, pictures, out_path, spread))
     json_path = out_path.with_suffix(".json")
     json_path.write_text(json.dumps(report_json(sweep, groups, shared, pictures, out_path), indent=2) + "\n")
     tb_root = out_path.with_name(f"{out_path.stem}_tb")

@@ -108,8 +108,8 @@ def test_report_json_holds_the_same_numbers(sweep):
     assert written["shared_overrides"] == ["train.steps=100"]
     assert nsgan["label"] == "method=nsgan" and nsgan["seeds"] == 3
     assert nsgan["jobs"] == [{"folder": "2", "seed": 0}, {"folder": "3", "seed": 1}, {"folder": "4", "seed": 2}]
-    assert nsgan["metrics"]["modes_captured"] == pytest.approx({"mean": 7.0, "std": 1.0, "n": 3})
-    assert wgan_gp["metrics"]["wall_time_s"] == pytest.approx({"mean": 33.0, "std": 3.0, "n": 3})
+    assert nsgan["metrics"]["modes_captured"] == pytest.approx({"mean": 7.0, "std": 1.0, "sem": 1 / 3**0.5, "n": 3})
+    assert wgan_gp["metrics"]["wall_time_s"] == pytest.approx({"mean": 33.0, "std": 3.0, "sem": 3 / 3**0.5, "n": 3})
     assert wgan_gp["overrides"] == ["method=wgan_gp", "optim.lr_g=1e-4", "train.steps=100"]
     assert wgan_gp["picture"] == "report/method-wgan_gp_optim.lr_g-1e-4.png"
 
@@ -136,7 +136,7 @@ def test_report_single_seed_has_no_std(tmp_path):
     assert report.table(groups) == (["configuration", "seeds", "wasserstein", "wall_time_s"],
                                     [["(defaults)", "1", "0.5 ± –", "1.2 ± –"]])
     (written,) = json.loads((tmp_path / "report.json").read_text())["configurations"]
-    assert written["metrics"]["wasserstein"] == {"mean": 0.5, "std": None, "n": 1}
+    assert written["metrics"]["wasserstein"] == {"mean": 0.5, "std": None, "sem": None, "n": 1}
 
 
 def test_collect_refuses_a_missing_folder_and_a_sweep_without_finished_jobs(tmp_path):
@@ -182,3 +182,20 @@ def test_cli_report_on_a_real_sweep(tmp_path):
     values = [json.loads((sweep / job / "metrics.json").read_text())["metrics"]["wasserstein"] for job in ("0", "1")]
     assert group["metrics"]["wasserstein"]["mean"] == pytest.approx(statistics.mean(values), rel=1e-12)
     assert (sweep / group["picture"]).read_bytes() == (sweep / "0" / "samples" / "step_0000020.png").read_bytes()
+
+
+def test_report_standard_error_and_raw_metrics_out_of_the_table(tmp_path):
+    root = make_sweep(tmp_path / "sweep")
+    metrics = root / "2" / "metrics.json"  # the raw generator's numbers beside an averaged one's (train.ema)
+    payload = json.loads(metrics.read_text())
+    payload["metrics"]["raw_wasserstein"] = 9.0
+    metrics.write_text(json.dumps(payload))
+    groups, _ = report.write_report(root, spread="sem")
+    text = (root / "report.md").read_text()
+    # modes of nsgan are 6, 7, 8: std 1, standard error 1 / sqrt(3) = 0.577
+    assert "| method=nsgan | 3 | 7.0 ± 0.6 |" in text
+    assert "standard error of the mean" in text
+    assert "raw_wasserstein" not in text
+    saved = json.loads((root / "report.json").read_text())["configurations"][0]["metrics"]
+    assert saved["modes_captured"]["sem"] == pytest.approx(1 / 3**0.5)
+    assert saved["raw_wasserstein"]["mean"] == 9.0
