@@ -38,20 +38,22 @@ bench: setup
 	$(PY) benchmarks/train_speed.py $(TRAIN_ARGS)
 	$(PY) benchmarks/metrics.py $(METRICS_ARGS)
 
-# The mode-coverage benchmark (docs/benchmarks.md): every remedy x seeds on PacGAN's 2D-ring and 2D-grid, as Hydra
-# multiruns, then `ganctl report` on each sweep. On a CPU, one torch thread per job and one job per core is fastest.
-MODES_METHODS ?= nsgan,pacgan2,pacgan4,minibatch,unrolled,dragan,ebgan,madgan,mrgan,mdgan
+# The mode-coverage benchmark (docs/benchmarks.md): every remedy x seeds on PacGAN's 2D-ring and 2D-grid, as one Hydra
+# multirun over +experiment (the protocol) and +modes (each method's benchmark settings, conf/modes/), then `ganctl
+# report` with standard errors. On a CPU, one torch thread per job and one job per core is fastest.
+MODES_METHODS ?= nsgan,pacgan2,pacgan3,pacgan4,minibatch,unrolled,dragan,ebgan,madgan,mrgan,mdgan
+MODES_DATA ?= modes_ring8,modes_grid25
 MODES_SEEDS ?= 0,1,2
 MODES_ARGS ?=
 MODES_JOBS ?= 2
-MODES_DIR ?= outputs/benchmarks
+MODES_DIR ?= outputs/benchmarks/modes
 bench-modes: setup
-	for data in ring8 grid25; do \
-	  OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m +experiment=modes_$$data seed=$(MODES_SEEDS) method=$(MODES_METHODS) \
-	    train.progress=false hydra/launcher=joblib hydra.launcher.n_jobs=$(MODES_JOBS) \
-	    hydra.sweep.dir=$(MODES_DIR)/modes_$$data $(MODES_ARGS) && \
-	  $(VENV)/bin/ganctl report $(MODES_DIR)/modes_$$data || exit 1; \
-	done
+	start=$$(date +%s) && \
+	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m seed=$(MODES_SEEDS) +experiment=$(MODES_DATA) +modes=$(MODES_METHODS) \
+	  train.progress=false hydra/launcher=joblib hydra.launcher.n_jobs=$(MODES_JOBS) hydra.sweep.dir=$(MODES_DIR) \
+	  $(MODES_ARGS) && \
+	$(VENV)/bin/ganctl report --spread sem $(MODES_DIR) && \
+	echo "bench-modes: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(MODES_JOBS) jobs at once"
 
 clean-venv:
 	rm -rf $(VENV)
