@@ -21,7 +21,7 @@ from rich.table import Table
 from ganctl.errors import UserError
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-GROUPS = ("data", "model", "method", "metrics", "experiment")
+GROUPS = ("data", "model", "method", "metrics", "experiment", "modes")
 
 app = typer.Typer(
     name="ganctl",
@@ -31,6 +31,20 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 err = Console(stderr=True)
+
+
+def print_version(value: bool) -> None:
+    if value:
+        import ganctl
+
+        Console().print(f"ganctl {ganctl.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
+                                         help="Print the version and exit.")) -> None:
+    """Train, sample and evaluate GANs. Configs live in conf/; any Hydra override works after a command."""
 
 
 def fail(message: str) -> None:

@@ -101,4 +101,5 @@ def register() -> None:
         OmegaConf.register_new_resolver("ganctl.run_dir", _unique_run_dir, use_cache=True)
 
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# The configs: ganctl/conf, which in a checkout is a link to the repository's conf/ and in an installed wheel a copy.
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
