@@ -21,9 +21,11 @@ def make_config(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
-def run_cli(*args: str, cwd: Path, command: list[str] | None = None) -> subprocess.CompletedProcess:
-    """`ganctl ARGS` in a fresh process (or `command ARGS`, e.g. torchrun's launcher in front of ganctl)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+def run_cli(*args: str, cwd: Path, command: list[str] | None = None, columns: str | None = "200") -> subprocess.CompletedProcess:
+    """`ganctl ARGS` in a fresh process (or `command ARGS`, e.g. torchrun's launcher in front of ganctl); stdout is a
+    pipe. columns: the COLUMNS variable (None: unset, as in `ganctl ... | tee`)."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update({"PYTHONUNBUFFERED": "1", **({"COLUMNS": columns} if columns else {})})
     return subprocess.run([*(command or [sys.executable, "-m", "ganctl"]), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -33,11 +33,17 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
+def stdout() -> Console:
+    """Standard output. Into a pipe or a file Rich would assume 80 columns and cut table cells (`ganctl report DIR |
+    tee report.txt`); there, lines are as wide as their content needs."""
+    return Console() if sys.stdout.isatty() else Console(width=100_000)
+
+
 def print_version(value: bool) -> None:
     if value:
         import ganctl
 
-        Console().print(f"ganctl {ganctl.__version__}", highlight=False)
+        stdout().print(f"ganctl {ganctl.__version__}", highlight=False)
         raise typer.Exit()
 
 
@@ -172,7 +178,7 @@ def sample(
         from ganctl.engine import runs
 
         npz, png = runs.sample(run_dir, n, out, checkpoint, generator)
-    Console().print(f"samples: {npz}\npicture: {png}")
+    stdout().print(f"samples: {npz}\npicture: {png}")
 
 
 @app.command(context_settings=PASS_THROUGH)
@@ -221,8 +227,8 @@ def evaluate(
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         table.add_row(key, f"{value:.6g}")
-    Console().print(table)
-    Console().print(f"written: {path}")
+    stdout().print(table)
+    stdout().print(f"written: {path}")
 
 
 @app.command()
@@ -247,8 +253,8 @@ def report(
         table.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*(escape(c) for c in row))
-    Console().print(table)
-    Console().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+    stdout().print(table)
+    stdout().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
 
 
 @app.command()
@@ -284,8 +290,8 @@ def plot(
         for tag, c in run.correlations.items():
             table.add_row(escape(run.label), tag, run.metric, str(c.n), number(c.pearson, "+.3f"),
                           number(c.pearson_p, ".2g"), number(c.spearman, "+.3f"), number(c.spearman_p, ".2g"))
-    Console().print(table)
-    Console().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
+    stdout().print(table)
+    stdout().print("written:\n" + "\n".join(f"  {p}" for p in paths), highlight=False)
 
 
 @app.command(context_settings=PASS_THROUGH)
@@ -300,7 +306,7 @@ def classifier(ctx: typer.Context) -> None:
         from ganctl.engine import classifier as engine_classifier
 
         accuracy, path = engine_classifier.main(list(ctx.args))
-    Console().print(f"test accuracy: {accuracy:.4f}\nsaved: {path}", highlight=False)
+    stdout().print(f"test accuracy: {accuracy:.4f}\nsaved: {path}", highlight=False)
 
 
 def help_line(path: Path) -> str:
@@ -320,8 +326,8 @@ def list_choices() -> None:
         table = Table(title=f"{group}=", title_justify="left", show_header=False, box=None, padding=(0, 2))
         for path in sorted((CONF_DIR / group).glob("*.yaml")):
             table.add_row(f"[bold]{path.stem}[/]", help_line(path))
-        Console().print(table)
-        Console().print()
+        stdout().print(table)
+        stdout().print()
 
 
 def main() -> None:

@@ -199,3 +199,11 @@ def test_report_standard_error_and_raw_metrics_out_of_the_table(tmp_path):
     saved = json.loads((root / "report.json").read_text())["configurations"][0]["metrics"]
     assert saved["modes_captured"]["sem"] == pytest.approx(1 / 3**0.5)
     assert saved["raw_wasserstein"]["mean"] == 9.0
+
+
+def test_cli_report_into_a_pipe_keeps_every_configuration_whole(tmp_path):
+    root = make_sweep(tmp_path / "sweep")
+    done = run_cli("report", str(root), cwd=tmp_path, columns=None)  # stdout is a pipe here
+    assert done.returncode == 0, done.stderr
+    assert "method=wgan_gp optim.lr_g=1e-4" in done.stdout
+    assert "…" not in done.stdout
