@@ -20,6 +20,23 @@ from ganctl.nets import options as options_lib
 OPTIMIZERS = ("adam", "rmsprop")
 
 
+def environment(dev: torch.device) -> dict:
+    """What a run's float results depend on besides its config: torch's version, the processor, the thread count."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {"torch": torch.__version__, "python": platform.python_version(), "cpu": cpu,
+            "threads": torch.get_num_threads(), "device": str(dev)}
+    if dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
+
+
 def device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

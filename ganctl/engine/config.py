@@ -32,6 +32,7 @@ class TrainConfig:
     schedule: str = "alternating"
     ema: float = 0.0
     lr_decay: str = "constant"
+    threads: int | None = None
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000

@@ -187,6 +187,11 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     if ranks.world > 1:
         distributed.check_devices(ranks.world, device, train_cfg.batch_size)
     speed.check(cfg.train, device, ranks.world)
+    if train_cfg.threads is not None:
+        if train_cfg.threads < 1:
+            raise UserError(f"train.threads={train_cfg.threads} must be a positive integer (null: torch's default)")
+        torch.set_num_threads(train_cfg.threads)
+    environment = build.environment(device)
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
     method = build.method(cfg)
@@ -265,6 +270,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     tb.config(cfg)
     log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
              f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, train_cfg.steps)
+    log.info("environment: torch %s, %s, %d threads", environment["torch"], environment.get("gpu", environment["cpu"]),
+             environment["threads"])
     fixed_z = torch.randn(64 if data.is_image else 2500, z_dim, device=device,
                           generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
@@ -488,7 +495,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         metrics = evaluate_and_keep_best(progress=train_cfg.progress)
         result = metrics.get(cfg.eval.monitor)
         write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
-                   n=eval_size(cfg, data), wall_time_s=round(wall, 3))
+                   n=eval_size(cfg, data), wall_time_s=round(wall, 3), environment=environment)
         tb.hparams(cfg, {**metrics, "wall_time_s": wall}, step)
         for key, value in metrics.items():
             log.info("%s = %.6g", key, value)

@@ -19,7 +19,7 @@ from ganctl.engine.config import CONF_DIR, register
 from tests.conftest import run_cli
 
 # A few seconds per job on 2 CPU cores; the cost of a sweep is mostly process start-up (torch, plugins).
-QUICK = ["train.steps=20", "train.sample_every=10", "data.n_train=1024", "data.n_test=256", "eval.n=256",
+QUICK = ["train.steps=20", "train.threads=1", "train.sample_every=10", "data.n_train=1024", "data.n_test=256", "eval.n=256",
          "train.progress=false", "train.log_every=10"]
 MONITOR = "wasserstein"  # conf/config.yaml's eval.monitor: the value every job returns to the sweeper
 FAKE_SLURM = Path(__file__).with_name("fake_slurm.py")
@@ -75,8 +75,8 @@ def assert_same_runs(runs: list[Path], reference: list[Path]) -> None:
     assert [j.name for j in runs] == [j.name for j in reference[: len(runs)]]
     for job, ref in zip(runs, reference):
         assert checkpoint_bytes(job) == checkpoint_bytes(ref), job  # weights, optimisers, RNG states, config
-        # metrics.json agrees to rounding, not bit for bit: under joblib, whose workers run with fewer threads,
-        # the last digit of mmd differs.
+        # Bitwise because every job runs with train.threads=1 (QUICK): joblib's workers otherwise get fewer torch
+        # threads than the parent process, and float sums then round differently.
         assert metrics(job) == pytest.approx(metrics(ref), rel=1e-12, abs=1e-15)
 
 

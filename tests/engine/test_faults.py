@@ -19,7 +19,7 @@ from ganctl.engine.train import train
 from ganctl.errors import UserError
 from tests.conftest import FAST, make_config, run_cli
 
-SMALL = ["model.generator.hidden=32", "model.discriminator.hidden=32", "eval.at_end=false", *FAST]
+SMALL = ["train.threads=1", "model.generator.hidden=32", "model.discriminator.hidden=32", "eval.at_end=false", *FAST]
 
 
 def weights(run_dir: Path, name: str = "last.pt") -> dict:

@@ -201,3 +201,11 @@ def test_train_records_the_evaluation_size_used_and_warns_of_a_missing_monitor(t
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["n"] == 100  # capped by the 100 held-out points, not the 512 asked for
     assert result is None and "eval.monitor=wasserstein is not among the computed metrics (mmd)" in caplog.text
+
+
+def test_run_records_its_environment_and_train_threads_fixes_the_thread_count(tmp_path):
+    train(make_config("train.steps=5", "train.threads=2", "metrics=[wasserstein]", *FAST), tmp_path)
+    environment = json.loads((tmp_path / "metrics.json").read_text())["environment"]
+    assert environment["threads"] == 2 == torch.get_num_threads()
+    assert environment["torch"] == torch.__version__
+    assert environment["device"] == "cpu" and environment["cpu"]
