@@ -37,6 +37,20 @@ def check(train_cfg, device: torch.device, world: int) -> None:
                             "train.on_nan=stop")
         if world > 1:
             raise UserError("train.cuda_graphs=true runs in one process; with trainer.devices > 1 use train.compile")
+    if train_cfg.precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        log.warning("train.precision=bf16 on a CPU without bfloat16 instructions (no AVX-512 BF16 or AMX): every "
+                    "bf16 operation is emulated, about 17x slower than fp32 on the DCGAN step (docs/performance.md); "
+                    "use train.precision=fp32 here")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (the avx512_bf16 or amx_bf16 flag); unknown counts as yes."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), None)
+    except OSError:
+        return True
+    return flags is None or "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def autocast(precision: str, device: torch.device):

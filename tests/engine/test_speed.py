@@ -82,3 +82,22 @@ def test_cuda_fast_options_give_the_eager_losses(tmp_path, option):
     fast = run(tmp_path, "fast", *DCGAN, "device=cuda", option)
     for tag in eager:
         torch.testing.assert_close(fast[tag], eager[tag], rtol=1e-3, atol=1e-4, msg=tag)
+
+
+@pytest.mark.parametrize(("flags", "warned"), [("flags\t: fpu avx2 fma\n", True),
+                                               ("flags\t: fpu avx2 avx512f avx512_bf16\n", False),
+                                               ("flags\t: fpu avx2 amx_bf16 amx_tile\n", False)])
+def test_bf16_on_a_cpu_without_bf16_arithmetic_warns_with_its_cost(flags, warned, tmp_path, monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from ganctl.engine import speed
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\n" + flags)
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
+                                                                          *a, **k))
+    cfg = SimpleNamespace(precision="bf16", cuda_graphs=False, on_nan="stop")
+    with caplog.at_level("WARNING", logger="ganctl"):
+        speed.check(cfg, torch.device("cpu"), 1)
+    assert ("17x slower" in caplog.text) == warned
