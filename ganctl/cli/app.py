@@ -244,10 +244,10 @@ def report(
     entries: [bold]tensorboard --logdir SWEEP_DIR/report_tb[/].
     """
     with user_errors():
-        from ganctl.engine import report as engine_report
+        from ganctl.analysis import report as report_lib
 
-        groups, paths = engine_report.write_report(sweep_dir, out, spread)
-        header, rows = engine_report.table(groups, spread)
+        groups, paths = report_lib.write_report(sweep_dir, out, spread)
+        header, rows = report_lib.table(groups, spread)
     table = Table()
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")
@@ -273,9 +273,9 @@ def plot(
     [bold]ganctl plot outputs/2026-11-25/10-00-00 outputs/2026-11-25/11-00-00 --out curves.png[/]
     """
     with user_errors():
-        from ganctl.engine import plot as engine_plot
+        from ganctl.analysis import plot as plot_lib
 
-        runs, paths = engine_plot.plot(run_dirs, out, metric, from_step)
+        runs, paths = plot_lib.plot(run_dirs, out, metric, from_step)
     caption = "loss at each evaluation step: the value logged at that step or the nearest before it"
     if from_step:
         caption += f"; evaluations before step {from_step} left out"

@@ -11,7 +11,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from ganctl.engine import report
+from ganctl.analysis import report
 from ganctl.errors import UserError
 from tests.conftest import FAST, run_cli
 

@@ -10,7 +10,7 @@ from PIL import Image
 from scipy import stats
 from torch.utils.tensorboard import SummaryWriter
 
-from ganctl.engine import plot
+from ganctl.analysis import plot
 from ganctl.errors import UserError
 from tests.conftest import run_cli
 
