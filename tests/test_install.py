@@ -1,6 +1,7 @@
 """The built wheel is a complete ganctl: installed into a fresh virtual environment, it lists its configs, composes a
 run and trains from an empty folder, with no checkout in sight."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,7 +20,10 @@ def run(*args, cwd=None, timeout=300):
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_from_an_empty_folder(tmp_path):
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", ROOT)
+    source = tmp_path / "source"  # a copy: an in-tree build would leave build/ and *.egg-info in the checkout
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "outputs", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", source)
     (wheel,) = (tmp_path / "dist").glob("ganctl-*.whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv)
