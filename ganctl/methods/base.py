@@ -17,12 +17,22 @@ import torch
 from torch import Tensor, nn
 
 
+class Discriminator(Protocol):
+    """What every ganctl discriminator is: `forward(x) = head(features(x))`, scores (B,) or (B, outputs). The
+    discriminator options attach between the two (minibatch discrimination) or around them (packing); a method
+    that compares samples in D's feature space (MAD-GAN-Sim) calls `features` and `head` itself."""
+
+    def features(self, x: Tensor) -> Tensor: ...  # (B, *data_shape) -> (B, F): what the head sees
+    head: nn.Module                               # (B, F) -> (B, outputs)
+
+
 class NetworkFactory(Protocol):
     """Builds networks of the configured architectures (`model.generator`, `model.discriminator`) for the data
     at hand. The engine passes one to `Method.build_networks`; methods never read the model config."""
 
     data_shape: tuple[int, ...]
     z_dim: int
+    pack: int  # model.pack: the discriminator judges packs of this many consecutive samples (1: single samples)
 
     def generator(self, z_dim: int | None = None) -> nn.Module:
         """A fresh generator z (B, z_dim) -> (B, *data_shape); z_dim defaults to model.z_dim."""

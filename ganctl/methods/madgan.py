@@ -61,7 +61,7 @@ class Madgan(Method):
 
     def build_networks(self, nets):
         d = nets.discriminator(outputs=self.k + 1)
-        pack = getattr(d, "pack", 1)  # the Packed wrapper's m; a bare D judges single samples
+        pack = nets.pack  # D judges packs of this many consecutive samples (model.pack)
         if self.similarity_weight and (pack > 1 or not hasattr(d, "features")):
             raise UserError("method.similarity_weight > 0 (MAD-GAN-Sim) compares D's features of single samples: "
                             "it cannot be combined with model.pack > 1 or a discriminator without `features`")

@@ -132,7 +132,7 @@ class PackedStub(nn.Module):
 
 
 class Nets:
-    data_shape, z_dim = (2,), 2
+    data_shape, z_dim, pack = (2,), 2, 2
 
     def generator(self, z_dim=None):
         return MlpGenerator(2, (2,), hidden=4, depth=1)
