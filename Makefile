@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganctl-installed
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup demo test bench bench-modes clean-venv
+.PHONY: setup demo test test-quick bench bench-modes clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/ganctl train name=demo
 
+# The whole suite in parallel, one pytest worker per core (pytest-xdist); `make test-quick` leaves out the tests
+# marked slow (whole-CLI subprocess runs, the wheel install, learning runs), for the edit loop.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
+
+test-quick: setup
+	$(PY) -m pytest -n auto -m "not slow"
 
 # Metric speed against numpy/scipy (docs/performance.md, "Metrics"). The defaults suit a 2-core CPU (about 5 minutes);
 # on a GPU machine `make bench METRICS_ARGS="--inception"` runs the issue's sizes (n = 10k, 50k; KID's 100 subsets).
