@@ -8,11 +8,44 @@ constructors validate their own arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+
+
+# Choice-valued keys: a value outside the choices fails when the config is composed, with the choices named. StrEnum
+# members are their strings (== "stop", f"{x}" gives "stop"), so the code compares them with plain strings.
+class OnNan(StrEnum):
+    stop = "stop"
+    skip_step = "skip_step"
+
+
+class Precision(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+class BatchUnit(StrEnum):
+    samples = "samples"
+    packs = "packs"
+
+
+class Schedule(StrEnum):
+    alternating = "alternating"
+    simultaneous = "simultaneous"
+
+
+class LrDecay(StrEnum):
+    constant = "constant"
+    linear = "linear"
+
+
+class MonitorMode(StrEnum):
+    min = "min"
+    max = "max"
 
 
 @dataclass
@@ -28,10 +61,10 @@ class OptimConfig:
 class TrainConfig:
     steps: int = 3000
     batch_size: int = 256
-    batch_unit: str = "samples"
-    schedule: str = "alternating"
+    batch_unit: BatchUnit = BatchUnit.samples
+    schedule: Schedule = Schedule.alternating
     ema: float = 0.0
-    lr_decay: str = "constant"
+    lr_decay: LrDecay = LrDecay.constant
     threads: int | None = None
     log_every: int = 50
     sample_every: int = 500
@@ -39,10 +72,10 @@ class TrainConfig:
     eval_every: int = 0
     resume: str | None = None
     progress: bool = True
-    on_nan: str = "stop"
+    on_nan: OnNan = OnNan.stop
     compile: bool = False
     cuda_graphs: bool = False
-    precision: str = "fp32"
+    precision: Precision = Precision.fp32
     channels_last: bool = False
 
 
@@ -56,7 +89,7 @@ class EvalConfig:
     n: int = 2500
     at_end: bool = True
     monitor: str = "wasserstein"
-    monitor_mode: str = "min"
+    monitor_mode: MonitorMode = MonitorMode.min
 
 
 @dataclass

@@ -23,12 +23,9 @@ from ganctl.errors import UserError
 
 log = logging.getLogger("ganctl")
 
-PRECISIONS = ("fp32", "bf16")
 
 
 def check(train_cfg, device: torch.device, world: int) -> None:
-    if train_cfg.precision not in PRECISIONS:
-        raise UserError(f"train.precision={train_cfg.precision} is not known; choose one of: {', '.join(PRECISIONS)}")
     if train_cfg.cuda_graphs:
         if device.type != "cuda":
             raise UserError("train.cuda_graphs=true needs a CUDA device (device=cuda); on the CPU use train.compile")

@@ -32,7 +32,7 @@ def linear_layers(net):
 
 
 def test_normal_init_draws_every_weight_from_the_normal_and_zeroes_the_biases():
-    _, g, d = fresh_networks(make_config("+experiment=modes_ring8", "model.init=normal", "model.init_scale=0.02"))
+    _, g, d = fresh_networks(make_config("model=pacgan_mlp", "model.init=normal", "model.init_scale=0.02"))
     layers = linear_layers(g) + linear_layers(d)
     assert all(m.bias is None or torch.count_nonzero(m.bias) == 0 for m in layers)
     weights = torch.cat([m.weight.flatten() for m in layers])
@@ -41,7 +41,7 @@ def test_normal_init_draws_every_weight_from_the_normal_and_zeroes_the_biases():
     assert abs(weights.std().item() - 0.02) < 1e-4
     assert abs(weights.mean().item()) < 1e-4
     # PyTorch's default for D's first maxout layer (fan-in 2) is U(+-1/sqrt(2)), std 0.41: the option changed it
-    _, g_default, _ = fresh_networks(make_config("+experiment=modes_ring8"))
+    _, g_default, _ = fresh_networks(make_config("model=pacgan_mlp"))
     assert linear_layers(g_default)[0].weight.std() > 0.3
 
 
@@ -53,7 +53,7 @@ def test_orthogonal_init_gives_gain_times_an_orthogonal_matrix():
 
 
 def test_bn_momentum_folds_that_share_of_the_batch_mean_into_the_running_mean():
-    _, g, _ = fresh_networks(make_config("+experiment=modes_ring8", "model.bn_momentum=0.05"))
+    _, g, _ = fresh_networks(make_config("model=pacgan_mlp", "model.bn_momentum=0.05"))
     z = torch.randn(100, 2, generator=torch.Generator().manual_seed(3))
     first_linear = linear_layers(g)[0]
     norm = next(m for m in g.modules() if isinstance(m, torch.nn.BatchNorm1d))

@@ -65,13 +65,22 @@ def test_streaming_batches_equal_the_on_device_ones():
         assert torch.equal(streamed.next(), on_device.next())
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["train.precision=fp16"], "train.precision=fp16 is not known; choose one of: fp32, bf16"),
-    (["train.cuda_graphs=true", "device=cpu"], "train.cuda_graphs=true needs a CUDA device"),
+def test_bad_speed_options_are_named(tmp_path):
+    with pytest.raises(UserError, match="train.cuda_graphs=true needs a CUDA device"):
+        train(make_config(*MLP, "train.cuda_graphs=true", "device=cpu"), tmp_path)
+
+
+@pytest.mark.parametrize(("override", "choices"), [
+    ("train.precision=fp16", "[fp32, bf16]"), ("train.on_nan=maybe", "[stop, skip_step]"),
+    ("train.schedule=joint", "[alternating, simultaneous]"), ("train.batch_unit=pairs", "[samples, packs]"),
+    ("train.lr_decay=cosine", "[constant, linear]"), ("eval.monitor_mode=up", "[min, max]"),
 ])
-def test_bad_speed_options_are_named(tmp_path, overrides, message):
-    with pytest.raises(UserError, match=message):
-        train(make_config(*MLP, *overrides), tmp_path)
+def test_choice_keys_are_refused_at_composition_with_their_choices(override, choices):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as raised:
+        make_config(override)
+    assert choices in str(raised.value.__cause__), raised.value.__cause__
 
 
 @pytest.mark.cuda

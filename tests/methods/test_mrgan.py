@@ -100,7 +100,7 @@ def test_mrgan_learns_the_ring(tmp_path):
 def test_encoder_passes_leave_the_generators_running_statistics_to_its_noise_batches(method):
     """G(E(x)) normalises with its own batch statistics but must not move G's running statistics, which
     evaluation uses: after both steps they equal those of a G that only ever saw the noise batches."""
-    cfg = make_config(f"method={method}", "+experiment=modes_ring8", "model.generator.hidden=16",
+    cfg = make_config(f"method={method}", "model=pacgan_mlp", "model.generator.hidden=16",
                       "model.discriminator.hidden=8")
     torch.manual_seed(0)
     data = build.dataset(cfg)
