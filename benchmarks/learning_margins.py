@@ -1,0 +1,73 @@
+"""The spread of the test suite's learning tests: each short ring run of tests/ over seeds and torch thread counts,
+so that every threshold can sit well outside what a healthy run does on any CPU.
+
+For each case: the W1 drop (untrained W1 - trained W1, the tests require > 0.25) and the trained high-quality share
+(the tests require > 0, or > 1%), over `--seeds` seeds x 1 and 2 threads. Prints min / mean / max per case.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/learning_margins.py --seeds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganctl.engine import build
+from ganctl.engine.evaluate import evaluate
+from ganctl.engine.train import train
+from tests.conftest import FAST, make_config
+
+LR = ["optim.lr_g=1e-3", "optim.lr_d=1e-3"]
+MADGAN_RUN = ["train.steps=300", *LR, "model.discriminator.hidden=256"]
+CASES = {  # name -> overrides, as the tests run them
+    "train[gan]": ["method=gan", "train.steps=300", *LR],
+    "train[nsgan]": ["method=nsgan", "train.steps=300", *LR],
+    "train[wgan]": ["method=wgan", "train.steps=150"],
+    "train[wgan_gp]": ["method=wgan_gp", "train.steps=150", "method.gp_weight=0.1"],
+    "presets[pacgan2]": ["method=pacgan2", "train.steps=500", *LR],
+    "presets[pacgan4]": ["method=pacgan4", "train.steps=300", *LR],
+    "presets[minibatch]": ["method=minibatch", "train.steps=300", *LR],
+    "dragan": ["method=dragan", "train.steps=300", "method.gp_weight=0.1", *LR],
+    "ebgan": ["method=ebgan", "train.steps=300"],
+    "lsgan": ["method=lsgan", "train.steps=300"],
+    "hinge": ["method=hinge", "train.steps=150"],
+    "madgan": ["method=madgan", *MADGAN_RUN],
+    "mrgan": ["method=mrgan", *MADGAN_RUN],
+    "mdgan": ["method=mdgan", *MADGAN_RUN, "method.geometric_weight=10"],
+}
+
+
+def one(overrides: list[str], seed: int, threads: int) -> tuple[float, float]:
+    torch.set_num_threads(threads)
+    cfg = make_config(*overrides, f"seed={seed}", "metrics=[mode_coverage,wasserstein]", *FAST)
+    torch.manual_seed(cfg.seed)
+    data = build.dataset(cfg)
+    g, _ = build.networks(cfg, data.shape, build.method(cfg))
+    before = evaluate(g, cfg, data, torch.device("cpu"))["wasserstein"]
+    with tempfile.TemporaryDirectory() as run_dir:
+        train(cfg, Path(run_dir))
+        after = json.loads((Path(run_dir) / "metrics.json").read_text())["metrics"]
+    return before - after["wasserstein"], after["high_quality_pct"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    args = parser.parse_args()
+    print("| test | runs | W1 drop min / mean / max | high quality % min / mean / max |")
+    print("|---|---:|---:|---:|")
+    for name in args.cases:
+        results = np.array([one(CASES[name], seed, threads) for seed in range(args.seeds) for threads in (1, 2)])
+        drop, hq = results[:, 0], results[:, 1]
+        print(f"| {name} | {len(results)} | {drop.min():.3f} / {drop.mean():.3f} / {drop.max():.3f} | "
+              f"{hq.min():.1f} / {hq.mean():.1f} / {hq.max():.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
