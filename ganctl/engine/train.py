@@ -107,6 +107,9 @@ def check_train_config(cfg: DictConfig) -> None:
     if cfg.train.lr_decay != "constant" and cfg.train.cuda_graphs:
         raise UserError("train.lr_decay=linear changes the learning rate every step, which a captured CUDA graph "
                         "cannot follow: set train.cuda_graphs=false")
+    if cfg.train.ema and cfg.train.cuda_graphs:
+        raise UserError("train.ema averages G on the host's schedule (its first update copies, then it averages), which "
+                        "a captured CUDA graph cannot replay: set train.cuda_graphs=false or train.ema=0")
 
 
 def fits_on(device: torch.device, data: torch.Tensor) -> bool:
