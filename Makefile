@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganctl-installed
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup demo test test-quick bench bench-modes clean-venv
+.PHONY: setup demo test test-quick data bench bench-modes clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,16 @@ bench-modes: setup
 	  $(MODES_ARGS) && \
 	$(VENV)/bin/ganctl report --spread sem $(MODES_DIR) && \
 	echo "bench-modes: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(MODES_JOBS) jobs at once"
+
+# Real images for the image benchmark: Debian's dataset-fashion-mnist package puts Fashion-MNIST's four IDX files in
+# /usr/share/datasets/fashion-mnist, where data=fashion_mnist and data=stacked_fashion_mnist look by default.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+data:
+	@if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then echo "Fashion-MNIST is in $(FASHION_MNIST)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y dataset-fashion-mnist; \
+	else echo "no apt-get here: put Fashion-MNIST's four IDX files (train-images-idx3-ubyte.gz, ...) in a folder and" \
+	  "train with data=fashion_mnist data.path=THAT_FOLDER"; exit 1; fi
 
 clean-venv:
 	rm -rf $(VENV)

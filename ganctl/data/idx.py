@@ -38,15 +38,16 @@ MAX_DIMS = 32  # numpy 1.x's limit on array dimensions (numpy 2 allows 64); real
 _EXPECTED = f"an MNIST-style folder holds {', '.join(MNIST_FILES)} (each plain or .gz)"
 
 
-def mnist(path: str | Path, name: str = "mnist") -> Dataset:
+def mnist(path: str | Path, name: str = "mnist", missing: str = "") -> Dataset:
     """The four IDX files in folder `path` -> (N, 1, H, W) images in [-1, 1] with int64 labels.
 
-    MNIST and Fashion-MNIST share file names and format; `name` tells them apart in run names.
+    MNIST and Fashion-MNIST share file names and format; `name` tells them apart in run names. `missing`: how to get
+    the set when the folder does not exist (data=fashion_mnist names Debian's package).
     """
     folder = Path(path).expanduser().absolute()
     if not folder.is_dir():
-        raise UserError(f"data folder {folder} does not exist; {_EXPECTED}: download them there or set "
-                        "data.path=/path/to/that/folder")
+        how = missing or f"{_EXPECTED}: download them there or set data.path=/path/to/that/folder"
+        raise UserError(f"data folder {folder} does not exist; {how}")
     train_images, train_labels, test_images, test_labels = (read_idx(_find(folder, stem)) for stem in MNIST_FILES)
     train = _images(train_images, folder / MNIST_FILES[0])
     test = _images(test_images, folder / MNIST_FILES[2])
