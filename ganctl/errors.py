@@ -7,3 +7,10 @@ Every layer may raise it, so it lives at the package top, outside the concern fo
 
 class UserError(Exception):
     """Bad input: the message says what is wrong and how to fix it, in one line."""
+
+
+def one_line(error: BaseException | str, limit: int | None = None) -> str:
+    """An exception's message on one line (whitespace runs, newlines included, become one space), at most `limit`
+    characters; the exception's type name when it has no message. For wrapping another library's error in ours."""
+    text = " ".join(str(error).split()) or (type(error).__name__ if isinstance(error, BaseException) else "")
+    return text if limit is None else text[:limit]

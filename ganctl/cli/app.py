@@ -59,8 +59,9 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def one_line(text: str) -> str:
-    """Hydra and OmegaConf errors span several lines (full_key, object_type, hints): keep the informative ones."""
+def one_line(text) -> str:
+    """errors.one_line for the CLI's own messages, and for Hydra's and OmegaConf's errors, which span several lines
+    (full_key, object_type, hints): keep the informative ones, joined by "; "."""
     noise = ("object_type", "reference_type", "Set the environment variable", "explicit_type", "Config search path",
              "provider=")
     lines, key = [], ""

@@ -24,7 +24,7 @@ import torch
 
 from ganctl.data.base import Dataset
 from ganctl.data.prepare import pixels_to_unit_range, require_fraction, seeded_split
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 # The zip end-of-central-directory record (PKWARE APPNOTE 4.3.16): signature, disk numbers, member counts on this
 # disk and in all, directory size and offset, comment length.
@@ -85,7 +85,7 @@ def _load(file: Path, pick):
     # numpy and zipfile report a truncated or damaged file as any of ValueError, OSError, EOFError,
     # zipfile.BadZipFile, zlib.error ...; all mean the same to the user.
     except Exception as error:
-        detail = " ".join(str(error).split()) or type(error).__name__
+        detail = one_line(error)
         raise UserError(f"{file} is not a readable numpy file ({detail}); "
                         "save it again with numpy.save or numpy.savez") from None
 

@@ -22,7 +22,7 @@ import torch
 
 from ganctl.data.base import Dataset
 from ganctl.data.prepare import pixels_to_unit_range
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -106,7 +106,7 @@ def read_pickle(file: Path) -> object:
     # A corrupt or truncated pickle can fail in many ways (EOFError, UnpicklingError, ValueError from numpy,
     # TypeError from a constructor fed wrong arguments ...); all mean the same thing to the user.
     except Exception as error:
-        detail = " ".join(str(error).split()) or type(error).__name__
+        detail = one_line(error)
         raise UserError(f"{file} is not a readable CIFAR-10 batch ({detail}); download it again") from None
 
 

@@ -20,7 +20,7 @@ import torch
 
 from ganctl.data.base import Dataset
 from ganctl.data.prepare import pixels_to_unit_range
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 IDX_TYPES = {
     0x08: np.dtype("u1"),
@@ -78,7 +78,7 @@ def read_idx(file: str | Path) -> np.ndarray:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
-            raise UserError(f"{file.absolute()} is a damaged gzip file ({_one_line(error)}); "
+            raise UserError(f"{file.absolute()} is a damaged gzip file ({one_line(error)}); "
                             "download it again") from None
     return parse_idx(data, str(file.absolute()))
 
@@ -111,7 +111,7 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     try:
         array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=header_length).reshape(shape)
     except ValueError as error:  # e.g. a zero-size shape whose other sizes overflow numpy's index type
-        raise UserError(f"{source} declares an unusable shape {shape}: {_one_line(error)}") from None
+        raise UserError(f"{source} declares an unusable shape {shape}: {one_line(error)}") from None
     # astype copies: the result is writable, owns its memory and is in native byte order.
     return array.astype(dtype.newbyteorder("="))
 
@@ -141,5 +141,3 @@ def _labels(array: np.ndarray, n_images: int, file: Path) -> torch.Tensor:
     return torch.from_numpy(array.astype(np.int64))
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from ganctl.data.base import Dataset
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 from ganctl.methods.base import Method
 from ganctl.nets import options as options_lib
 
@@ -62,7 +62,7 @@ def build(spec: DictConfig, what: str, **kwargs):
         if isinstance(cause, UserError):
             raise cause from None
         # Hydra's message spans lines (target, full key, cause): keep its gist on one line.
-        gist = " ".join(str(cause or e).split())
+        gist = one_line(cause or e)
         raise UserError(f"{what}: {gist}") from None
 
 

@@ -19,7 +19,7 @@ from ganctl.engine.config import CONF_DIR, Config, register
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, generate, score, write_json
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.logging import TensorBoard
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 # `ganctl evaluate RUN metrics=[...]` re-selects from this config group; other groups belong to the run.
 SELECTABLE_GROUPS = ("metrics",)
@@ -36,10 +36,6 @@ class Run:
     cfg: DictConfig
     g: nn.Module
     device: torch.device
-
-
-def one_line(e: Exception) -> str:
-    return " ".join(str(e).split())
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
@@ -95,7 +91,7 @@ def open_run(run_dir: str | Path, which: str = "last", overrides: list[str] = ()
         g.load_state_dict(weights)
     except RuntimeError as e:
         raise UserError(f"checkpoint {path} does not fit the generator its config describes: "
-                        f"{one_line(e)[:200]}") from None
+                        f"{one_line(e, 200)}") from None
     run_path = Path(run_dir) if Path(run_dir).is_dir() else path.parent.parent
     return Run(run_path, path, state, cfg, g.to(device), device)
 

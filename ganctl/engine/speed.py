@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 log = logging.getLogger("ganctl")
 
@@ -79,7 +79,7 @@ class Compiled:
         try:
             return self.call(*args)
         except torch._dynamo.exc.Unsupported as e:  # raised while tracing, before anything ran
-            reason = " ".join(str(e).split())[:160]
+            reason = one_line(e, 160)
             log.warning("train.compile: %s is not one graph (%s); compiling it with graph breaks", self.name, reason)
             self.call = torch.compile(self.fn)
             return self.call(*args)
@@ -133,7 +133,7 @@ class GraphedStep:
             with torch.cuda.graph(self.graph):
                 self.static_out = self.body(self.static_in[:n], self.static_in[n:])
         except RuntimeError as e:  # e.g. a host sync (.item()) or a data-dependent shape inside the method's step
-            reason = " ".join(str(e).split())[:200]
+            reason = one_line(e, 200)
             raise UserError(f"train.cuda_graphs: this method's step cannot be captured as a CUDA graph ({reason}); "
                             f"use train.compile=true instead") from None
         self.graph.replay()

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ganctl.engine import checkpoint
+from ganctl.errors import one_line
 from ganctl.metrics.fid import feature_statistics
 
 log = logging.getLogger("ganctl")
@@ -72,7 +73,7 @@ def real_statistics(cache_dir: str | Path | None, source: dict, extractor: str, 
                 log.info("real feature statistics read from %s", path)
                 return stored["mu"], stored["cov"], int(stored["n"])
         except Exception as error:  # truncated or foreign file: recompute and overwrite it
-            log.warning("ignoring the unreadable statistics file %s (%s)", path, " ".join(str(error).split())[:200])
+            log.warning("ignoring the unreadable statistics file %s (%s)", path, one_line(error, 200))
     feats = real_features()
     mu, cov = feature_statistics(feats)
     try:

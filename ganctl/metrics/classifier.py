@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 from ganctl.metrics.weights_file import load_weights_file
 
 FEATURES = 128  # size of the penultimate layer, what features() returns
@@ -114,7 +114,7 @@ def load_classifier(path: str | Path) -> Classifier:
         # assign: the file's tensors become the parameters (the meta ones hold no values to copy into).
         net.load_state_dict(state["state_dict"], assign=True)
     except (RuntimeError, TypeError, AttributeError) as error:
-        detail = " ".join(str(error).split())[:200]
+        detail = one_line(error, 200)
         raise UserError(f"{file} is not a ganctl classifier (its weights do not fit: {detail}); {TRAIN_HINT}") from None
     net.float()  # float64 or integer weights of the right shapes would otherwise fail on float32 images
     net.data, net.test_accuracy, net.file = str(state["data"]), float(accuracy), file

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ganctl.errors import UserError
+from ganctl.errors import UserError, one_line
 
 
 def load_weights_file(file: Path, missing: str, foreign: str, hint: str) -> object:
@@ -18,5 +18,5 @@ def load_weights_file(file: Path, missing: str, foreign: str, hint: str) -> obje
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # every failure to load means the same to the user: not the file they need
-        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        detail = one_line(error, 200)
         raise UserError(f"{file} is not {foreign} ({detail}); {hint}") from None
