@@ -90,10 +90,8 @@ def test_slurm_and_local_launchers_compose_with_our_job_shape():
     cfg = compose_hydra("hydra/launcher=slurm", "hydra.sweep.dir=/scratch/sweep")
     slurm = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert slurm["_target_"] == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-    assert {k: slurm[k] for k in ("partition", "timeout_min", "nodes", "tasks_per_node", "gpus_per_node", "gres",
-                                  "cpus_per_task", "mem_gb", "array_parallelism", "max_num_timeout", "name")} == {
-        "partition": None, "timeout_min": 240, "nodes": 1, "tasks_per_node": 1, "gpus_per_node": 1, "gres": None,
-        "cpus_per_task": 4, "mem_gb": 32, "array_parallelism": 16, "max_num_timeout": 0, "name": "ganctl"}
+    # one training process per array task: the engine's own data parallelism (trainer.devices) starts the rest
+    assert slurm["nodes"] == slurm["tasks_per_node"] == 1
     assert slurm["submitit_folder"] == "/scratch/sweep/.submitit/%j"  # logs and pickles beside the runs
 
     cfg = compose_hydra("hydra/launcher=local", "hydra.sweep.dir=/scratch/sweep")
@@ -108,11 +106,9 @@ def test_search_sweeper_optimises_in_the_direction_of_eval_monitor_mode(mode, di
     sweeper = compose_hydra("hydra/sweeper=search", f"eval.monitor_mode={mode}").hydra.sweeper
     assert sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     assert sweeper.direction == direction
-    assert (sweeper.sampler._target_, sweeper.sampler.seed) == ("optuna.samplers.TPESampler", 0)
-    assert (sweeper.n_trials, sweeper.n_jobs) == (20, 1)
-    assert dict(sweeper.params) == {"optim.lr_g": "tag(log, interval(1e-5, 1e-3))",
-                                    "optim.lr_d": "tag(log, interval(1e-5, 1e-3))",
-                                    "optim.beta1": "interval(0.0, 0.9)"}
+    cfg = compose_hydra("hydra/sweeper=search")
+    for key in sweeper.params:  # every searched key is a key of ganctl's config (a renamed key fails here)
+        assert OmegaConf.select(cfg, key) is not None, key
 
 
 def test_slurm_launcher_writes_the_sbatch_script_and_its_tasks_run_the_jobs(tmp_path, sequential, monkeypatch):

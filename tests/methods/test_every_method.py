@@ -21,11 +21,6 @@ TINY = ["model.generator.hidden=16", "model.discriminator.hidden=16", "train.bat
         "train.checkpoint_every=4", "train.sample_every=100", "eval.at_end=false", *FAST]
 
 
-def test_every_method_config_is_covered():
-    assert {"unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan", "pacgan2", "minibatch", "lsgan",
-            "hinge"} <= set(METHODS)
-
-
 def all_tensors(state: dict) -> dict:
     """Every tensor of a checkpoint's networks, flattened to name -> tensor."""
     out = {}

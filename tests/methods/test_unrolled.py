@@ -215,12 +215,22 @@ def test_unrolled_rejects_optimisers_it_cannot_imitate_and_bad_settings():
         Unrolled(generator_loss="wasserstein")
 
 
-def test_unrolled_config_composes_to_the_paper_settings():
-    cfg = make_config("method=unrolled")
+def test_notebook_experiment_builds_the_notebooks_networks():
+    """+experiment=unrolled_ring8 reaches the nets: two tanh layers of 128 on each side, 256-d noise, every weight
+    matrix orthogonal times the gain 1.4 (W W^T = 1.96 I), zero biases, and the minimax generator loss."""
+    cfg = make_config("+experiment=unrolled_ring8")
+    torch.manual_seed(0)
+    data = build.dataset(cfg)
     method = build.method(cfg)
-    assert isinstance(method, Unrolled)
-    assert (method.unroll_steps, method.second_order, method.n_critic) == (5, True, 1)
-    assert (cfg.optim.name, cfg.optim.lr_d, cfg.optim.beta1) == ("adam", 1e-4, 0.5)
+    g, d = build.networks(cfg, data.shape, method)
+    assert isinstance(method, Unrolled) and method.generator_loss == "minimax"
+    for net, first_in in ((g, 256), (d, 2)):
+        layers = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        assert [m.in_features for m in layers] == [first_in, 128, 128]
+        assert sum(isinstance(m, torch.nn.Tanh) for m in net.modules()) == 2
+        hidden = layers[1].weight.detach()
+        torch.testing.assert_close(hidden @ hidden.T, 1.96 * torch.eye(128), rtol=0, atol=1e-4)
+        assert all(torch.count_nonzero(m.bias) == 0 for m in layers)
 
 
 def test_train_unrolled_on_the_ring_moves_samples_onto_the_modes(tmp_path):
