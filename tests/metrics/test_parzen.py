@@ -9,7 +9,7 @@ import torch
 from scipy.special import logsumexp
 
 from ganctl.errors import UserError
-from ganctl.metrics.parzen import DEFAULT_SIGMAS, parzen_log_density, parzen_log_likelihood
+from ganctl.metrics.parzen import parzen_log_density, parzen_log_likelihood
 
 
 def randn(*shape, seed):
@@ -96,10 +96,6 @@ def test_parzen_sigma_at_grid_edge_warns():
     with pytest.warns(UserWarning, match="edge of the grid"):
         result = parzen_log_likelihood(samples=samples, test=validation, validation=validation, sigmas=[1e-3, 1e-2])
     assert result.sigma == 1e-2  # both far too narrow for unit-variance data: the larger one wins
-
-
-def test_parzen_default_grid_is_the_reference_logspace():
-    np.testing.assert_allclose(DEFAULT_SIGMAS, np.logspace(-1, 0, 10), rtol=1e-15)
 
 
 def test_parzen_input_errors_are_user_errors():
