@@ -58,7 +58,10 @@ from omegaconf import OmegaConf
 from ganctl.engine import build
 from ganctl.engine import features as feature_spaces
 from ganctl.errors import UserError
-from ganctl.metrics import fid, kid, mmd, nn1_accuracy
+from ganctl.metrics.fid import fid
+from ganctl.metrics.kid import kid
+from ganctl.metrics.mmd import mmd
+from ganctl.metrics.nn1 import nn1_accuracy
 from ganctl.metrics.inception import save_random_weights
 from ganctl.metrics.mmd import MEDIAN_POINTS, MEDIAN_SEED
 

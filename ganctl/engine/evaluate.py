@@ -27,6 +27,7 @@ from torch import nn
 
 from ganctl.engine import features, stats_cache
 from ganctl.errors import UserError
+from ganctl.metrics import LEGACY_TARGETS
 
 log = logging.getLogger("ganctl")
 
@@ -76,6 +77,8 @@ def compute_metrics(metrics: DictConfig, real, fake, context: dict) -> dict[str,
     for name, spec in metrics.items():
         if not isinstance(spec, DictConfig) or "_target_" not in spec:
             continue
+        if spec._target_ in LEGACY_TARGETS:  # a run saved when the configs named ganctl.metrics.<id>
+            spec = OmegaConf.merge(spec, {"_target_": LEGACY_TARGETS[spec._target_]})
         fn = instantiate(spec, _partial_=True)
         accepted = inspect.signature(fn.func).parameters
         free = [k for k in accepted if k not in fn.keywords]

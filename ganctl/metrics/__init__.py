@@ -42,43 +42,41 @@ Results with several numbers are flat dicts keyed by metric prefix ({"kid_mean",
 functions' one return type, for Python callers and the engine alike (which logs each key as it is), so no
 metric needs a second, dict-returning form.
 
-The functions are re-exported here under their metric ids (`ganctl.metrics.wasserstein(real=..., fake=...)`),
-and that is what `_target_` names in conf/metrics/*.yaml. Binding a function to the name of its own module
-is deliberate: the module stays reachable as `from ganctl.metrics.wasserstein import ...` (through
-sys.modules), while attribute access (Hydra's `_locate`) always finds the function.
+Every module stays a module (`ganctl.metrics.fid` is the file, `ganctl.metrics.fid.fid` its function), and
+conf/metrics/*.yaml name the function by its full path in `_target_`. METRICS maps each metric id to its function
+for callers that want them all. LEGACY_TARGETS maps the short `_target_`s that runs saved before this layout
+(`ganctl.metrics.fid`) to the full ones, so that `ganctl evaluate` still reads them.
 """
 
-from ganctl.metrics.ais import ais_log_likelihood
-from ganctl.metrics.density_coverage import density_coverage
-from ganctl.metrics.fid import fid
-from ganctl.metrics.inception import InceptionV3
-from ganctl.metrics.inception_score import inception_score
-from ganctl.metrics.kid import kid
-from ganctl.metrics.mmd import mmd
-from ganctl.metrics.mode_coverage import mode_coverage
-from ganctl.metrics.mode_score import mode_score
-from ganctl.metrics.nn1 import nn1_accuracy
-from ganctl.metrics.parzen import parzen_log_likelihood
-from ganctl.metrics.precision_recall import precision_recall
-from ganctl.metrics.stacked_mnist_modes import stacked_mnist_modes
-from ganctl.metrics.wasserstein import sliced_wasserstein, wasserstein
+from ganctl.metrics import (
+    density_coverage,
+    fid,
+    inception_score,
+    kid,
+    mmd,
+    mode_coverage,
+    mode_score,
+    nn1,
+    precision_recall,
+    stacked_mnist_modes,
+    wasserstein,
+)
 
 # id -> function, for callers that want them all; the config selects by `_target_`.
 METRICS = {
-    "mode_coverage": mode_coverage,
-    "wasserstein": wasserstein,
-    "sliced_wasserstein": sliced_wasserstein,
-    "mmd": mmd,
-    "stacked_mnist_modes": stacked_mnist_modes,
-    "fid": fid,
-    "kid": kid,
-    "nn1": nn1_accuracy,
-    "precision_recall": precision_recall,
-    "density_coverage": density_coverage,
-    "is": inception_score,  # `is` is a Python keyword: conf/metrics/is.yaml names ganctl.metrics.inception_score
-    "mode_score": mode_score,
+    "mode_coverage": mode_coverage.mode_coverage,
+    "wasserstein": wasserstein.wasserstein,
+    "sliced_wasserstein": wasserstein.sliced_wasserstein,
+    "mmd": mmd.mmd,
+    "stacked_mnist_modes": stacked_mnist_modes.stacked_mnist_modes,
+    "fid": fid.fid,
+    "kid": kid.kid,
+    "nn1": nn1.nn1_accuracy,
+    "precision_recall": precision_recall.precision_recall,
+    "density_coverage": density_coverage.density_coverage,
+    "is": inception_score.inception_score,  # `is` is a Python keyword: the function keeps its long name
+    "mode_score": mode_score.mode_score,
 }
-nn1 = nn1_accuracy  # the id `nn1` is what conf/metrics/nn1.yaml's _target_ names (see above)
 
-__all__ = ["METRICS", *(k for k in METRICS if k.isidentifier() and k != "is"), "inception_score", "nn1_accuracy",
-           "parzen_log_likelihood", "ais_log_likelihood", "InceptionV3"]
+LEGACY_TARGETS = {f"ganctl.metrics.{name}": f"{function.__module__}.{function.__name__}"
+                  for name, function in {**METRICS, "inception_score": METRICS["is"]}.items() if name != "is"}

@@ -12,7 +12,9 @@ from ganctl.engine.classifier import train_classifier
 from ganctl.engine.evaluate import score
 from ganctl.engine.features import Extractor
 from ganctl.errors import UserError
-from ganctl.metrics import fid, inception_score, mode_score
+from ganctl.metrics.fid import fid
+from ganctl.metrics.inception_score import inception_score
+from ganctl.metrics.mode_score import mode_score
 from ganctl.metrics.classifier import classifier_state
 from ganctl.metrics.inception import InceptionV3, save_random_weights
 from tests.conftest import make_config

@@ -23,7 +23,8 @@ from ganctl.data.digits import digits
 from ganctl.engine import build, checkpoint, features
 from ganctl.engine.evaluate import generate, score
 from ganctl.errors import UserError
-from ganctl.metrics import fid, inception
+from ganctl.metrics import inception
+from ganctl.metrics.fid import fid
 from ganctl.metrics.classifier import Classifier, classifier_state, load_classifier
 from ganctl.metrics.inception import save_random_weights
 from tests.conftest import make_config

@@ -13,7 +13,7 @@ from ganctl.engine import build, checkpoint
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, compute_metrics, generate
 from ganctl.engine.train import train
 from ganctl.errors import UserError
-from ganctl.metrics import stacked_mnist_modes
+from ganctl.metrics.stacked_mnist_modes import stacked_mnist_modes
 from ganctl.metrics.classifier import Classifier, classifier_state, load_classifier
 from ganctl.metrics.stacked_mnist_modes import mode_statistics, stacked_modes_of
 from tests.conftest import make_config
@@ -59,7 +59,7 @@ def test_stacked_modes_of_reads_each_channel_as_one_digit():
 
 
 def test_stacked_mnist_modes_counts_modes_of_flattened_images(monkeypatch):
-    # The module by its import path: the package binds the attribute `stacked_mnist_modes` to the function.
+    # The module by its import path.
     module = importlib.import_module("ganctl.metrics.stacked_mnist_modes")
     monkeypatch.setattr(module, "load_classifier", lambda path: MeanReader())
     triples = [(1, 2, 3)] * 6 + [(9, 9, 9)] * 2  # p = (3/4, 1/4) over two modes
