@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import shutil
 import signal
@@ -23,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganctl.engine import build, checkpoint, distributed, ema, speed
+from ganctl.engine import build, checkpoint, distributed, ema, faults, speed
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
@@ -37,8 +36,6 @@ log = logging.getLogger("ganctl")
 # Taken from the checkpoint on resume, so the run continues the same experiment; `train`, `eval`, `metrics`,
 # `device` and `name` come from the new command (e.g. a larger train.steps).
 RESUMED_KEYS = ("seed", "data", "model", "method", "optim")
-# train.on_nan=skip_step gives up after this many skipped updates of one network: it is not recovering.
-MAX_SKIPPED = 100
 
 
 def main(cfg: DictConfig) -> float | None:
@@ -284,56 +281,22 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
         tb.picture("samples", pic, at)
 
-    # Divergence: the first step whose D or G loss is not finite, recorded on the device as (step, loss_d,
-    # loss_g) without a host sync, and read when the losses are logged and before every checkpoint.
-    first_bad = torch.full((3,), -1.0, dtype=torch.float64, device=device)
-
-    def check_finite() -> None:
-        """Raise, naming the step and the loss, if a loss or a weight went NaN/Inf (stop mode)."""
-        bad_step, loss_d, loss_g = first_bad.tolist()
-        weights_ok = torch.stack([torch.isfinite(p).all() for net in nets for p in net.parameters()]).all()
-        if not ranks.any(bad_step >= 0 or not bool(weights_ok)):
-            return
-        last = ckpt_dir / "last.pt"
-        kept = (f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written before it")
-        if bad_step >= 0:
-            name, value = ("loss/d", loss_d) if not math.isfinite(loss_d) else ("loss/g", loss_g)
-            what = f"training diverged at step {int(bad_step)}: {name} = {value}"
-        else:
-            net_name, param = next((n, k) for n, net in zip(("g", "d", *extra), nets)
-                                   for k, p in net.named_parameters() if not torch.isfinite(p).all())
-            what = f"training diverged by step {step}: weight {net_name}.{param} is NaN or Inf"
-        raise UserError(f"{what}; {kept} (lower optim.lr_d / optim.lr_g, or set train.on_nan=skip_step)")
-
-    skipped = {"d": 0, "g": 0}
-
+    divergence = faults.Divergence(train_cfg.on_nan, {"g": g, "d": d, **extra}, ranks, device, ckpt_dir)
     params_of = {opt: [p for group in opt.param_groups for p in group["params"]] for opt in (opt_d, opt_g)}
     stop_vote = [False]  # with several ranks: whether any asked to stop, read from G's all-reduce
 
     def apply_update(opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
         """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
         gradient; returns whether it stepped. With `vote`, the ranks' stop requests ride in the same all-reduce."""
-        flags = []
-        if train_cfg.on_nan == "skip_step":
-            flags.append((~torch.isfinite(loss.detach())).float())
+        flags = divergence.flags(loss)
         if vote and ranks.world > 1:
             flags.append(torch.tensor(float(stop.requested), device=device))
         params = params_of[opt]
         reduced = ranks.average_gradients(params, flags)
         if vote and ranks.world > 1:
             stop_vote[0] = bool(reduced[-1].item())  # a sync the ranks pay for the all-reduce anyway
-        if train_cfg.on_nan == "skip_step":
-            grads = [p.grad for p in params if p.grad is not None]
-            finite = reduced[0].item() == 0 and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
-            if not finite:  # one host sync per update: the price of deciding before the optimiser moves
-                skipped[name] += 1
-                opt.zero_grad(set_to_none=True)
-                log.warning("step %d: skipped the %s update (non-finite loss or gradient; %d skipped so far)",
-                            step + 1, name.upper(), skipped[name])
-                if skipped[name] >= MAX_SKIPPED:
-                    raise UserError(f"training diverged: {MAX_SKIPPED} {name.upper()} updates skipped for NaN/Inf "
-                                    f"by step {step + 1}; lower optim.lr_d / optim.lr_g")
-                return False
+        if divergence.skip and not divergence.keep_update(reduced[0], params, opt, name, step):
+            return False
         opt.step()
         return True
 
@@ -393,8 +356,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
         one_step = speed.GraphedStep(one_step, [opt_d, opt_g])
 
     def save_checkpoint(name: str) -> None:
-        if train_cfg.on_nan == "stop":
-            check_finite()  # never write NaN weights over a good checkpoint
+        if not divergence.skip:
+            divergence.check(step)  # never write NaN weights over a good checkpoint
         if ranks.main:
             checkpoint.save(state(), ckpt_dir / name, previous=ckpt_dir / "previous.pt" if name == "last.pt" else None)
 
@@ -440,10 +403,8 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 stats.add("grad/", {"d": grad_norm(d), "g": grad_norm(g)})
             step += 1
 
-            if train_cfg.on_nan == "stop":
-                losses = torch.stack([out_d["loss"].detach(), out_g["loss"].detach()]).double()
-                new_bad = (~torch.isfinite(losses).all()) & (first_bad[0] < 0)
-                first_bad = torch.where(new_bad, torch.cat([losses.new_tensor([step]), losses]), first_bad)
+            if not divergence.skip:
+                divergence.record(step, out_d["loss"], out_g["loss"])
             if stepped:  # a skipped update's NaN would poison the logged means
                 stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
                 stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
@@ -453,15 +414,12 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
                 now = time.perf_counter()
                 values["speed/steps_per_s"] = (step - step_last) / max(now - t_last, 1e-9)
                 t_last, step_last = now, step
-                if train_cfg.on_nan == "skip_step":
-                    values.update({f"train/skipped_{k}": float(v) for k, v in skipped.items()})
+                if divergence.skip:
+                    values.update(divergence.counts())
                 tb.scalars(values, step)
-                if train_cfg.on_nan == "stop":
-                    check_finite()
-                    bad = [k for k, v in values.items() if not math.isfinite(v)]
-                    if bad:
-                        raise UserError(f"training diverged by step {step}: {bad[0]} = {values[bad[0]]}; the last "
-                                        f"good checkpoint is in {ckpt_dir} (lower optim.lr_d / optim.lr_g)")
+                if not divergence.skip:
+                    divergence.check(step)
+                    divergence.check_logged(values, step)
                 if "loss/d" in values:
                     progress.update(task, completed=step, info=f"D {values['loss/d']:.4f}  G {values['loss/g']:.4f}"
                                                                f"  {values['speed/steps_per_s']:.0f} steps/s")
