@@ -14,12 +14,20 @@ CONF_DATA = Path(__file__).resolve().parents[2] / "conf" / "data"
 CONFIG_FILES = sorted(CONF_DATA.glob("*.yaml"))
 
 
+def data_node(stem: str):
+    """conf/data/<stem>.yaml as the `data` node Hydra composes from it (its defaults list is Hydra's, not data's)."""
+    config = OmegaConf.load(CONF_DATA / f"{stem}.yaml")
+    config.pop("defaults", None)
+    return config
+
+
 @pytest.mark.parametrize("file", CONFIG_FILES, ids=lambda file: file.stem)
 def test_config_has_one_help_line_and_keys_that_are_parameters(file):
     lines = file.read_text().splitlines()
     assert lines[0].startswith("# ") and len(lines[0]) > 10, "the first line is the help text `ganctl list` prints"
     assert not lines[1].startswith("#"), "exactly one help line"
     config = OmegaConf.to_container(OmegaConf.load(file))
+    config.pop("defaults", None)  # an image set's file switches the default model (conf/data/mnist.yaml)
     target = get_method(config.pop("_target_"))
     parameters = inspect.signature(target).parameters
     assert set(config) <= set(parameters), f"keys that are not parameters of {target.__name__}"
@@ -31,21 +39,31 @@ def test_config_has_one_help_line_and_keys_that_are_parameters(file):
 
 @pytest.mark.parametrize("stem, name", [("ring8", "ring8"), ("grid25", "grid25")])
 def test_mixture_configs_instantiate_with_overrides(stem, name):
-    config = OmegaConf.merge(OmegaConf.load(CONF_DATA / f"{stem}.yaml"),
+    config = OmegaConf.merge(data_node(stem),
                              OmegaConf.from_dotlist(["n_train=100", "n_test=10", "std=0.02"]))
     data = instantiate(config)
     assert data.name == name and data.train.shape == (100, 2) and data.mode_std == 0.02
 
 
 def test_digits_config_instantiates():
-    data = instantiate(OmegaConf.load(CONF_DATA / "digits.yaml"))
+    data = instantiate(data_node("digits"))
     assert data.name == "digits" and len(data.train) + len(data.test) == 1797
 
 
 def test_fashion_mnist_config_reads_a_folder_given_as_path_override(tmp_path):
     images = np.zeros((2, 28, 28), dtype=np.uint8)
     write_mnist_folder(tmp_path, images, [0, 1], images[:1], [1])
-    config = OmegaConf.merge(OmegaConf.load(CONF_DATA / "fashion_mnist.yaml"),
+    config = OmegaConf.merge(data_node("fashion_mnist"),
                              OmegaConf.from_dotlist([f"path={tmp_path}"]))
     data = instantiate(config)
     assert data.name == "fashion_mnist" and data.train.shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize("data", ["digits", "mnist", "fashion_mnist", "stacked_mnist", "stacked_fashion_mnist",
+                                  "cifar10", "image_folder"])
+def test_image_data_sets_default_to_the_conv_gan_and_an_explicit_model_wins(data):
+    from tests.conftest import make_config
+
+    assert make_config(f"data={data}").model.generator._target_ == "ganctl.nets.dcgan.DcganGenerator"
+    assert make_config(f"data={data}", "model=mlp").model.generator._target_ == "ganctl.nets.mlp.MlpGenerator"
+    assert make_config("data=ring8").model.generator._target_ == "ganctl.nets.mlp.MlpGenerator"

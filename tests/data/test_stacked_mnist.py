@@ -94,7 +94,9 @@ def test_stacked_mnist_refuses_labels_that_are_not_digits_and_bad_sizes(tmp_path
 
 
 def test_stacked_mnist_config_instantiates_with_a_path_override(folder):
-    config = OmegaConf.merge(OmegaConf.load(CONF), OmegaConf.from_dotlist([f"path={folder}", "n_train=20",
+    node = OmegaConf.load(CONF)
+    node.pop("defaults")  # Hydra's defaults list, not an argument of the loader
+    config = OmegaConf.merge(node, OmegaConf.from_dotlist([f"path={folder}", "n_train=20",
                                                                           "n_test=10"]))
     data = instantiate(config)
     assert data.name == "stacked_mnist" and data.train.shape == (20, 3, 28, 28) and data.test_labels.max() < 1000
