@@ -115,7 +115,7 @@ def test_multirun_with_a_launcher_configured_under_conf_hydra(tmp_path):
 
 BAD_TRAIN = [
     (["method=foo"], "unknown method 'foo'; choose one of: dragan, ebgan, gan, hinge, lsgan, madgan, mdgan, "
-                     "minibatch, mrgan, nsgan, pacgan2, pacgan4, unrolled, wgan, wgan_gp"),
+                     "minibatch, mrgan, nsgan, pacgan2, pacgan3, pacgan4, unrolled, wgan, wgan_gp"),
     (["data=nope"], "unknown data 'nope'; choose one of:"),
     (["train.stepz=3"], "stepz"),
     (["train.steps=abc"], "could not be converted to Integer"),

@@ -17,7 +17,7 @@ from tests.conftest import FAST, make_config
 
 METHODS = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
 # Tiny nets and batches: this is about plumbing, not learning. 8 steps = 2 checkpoints of 4.
-TINY = ["model.generator.hidden=16", "model.discriminator.hidden=16", "train.batch_size=16", "train.log_every=2",
+TINY = ["model.generator.hidden=16", "model.discriminator.hidden=16", "train.batch_size=24", "train.log_every=2",
         "train.checkpoint_every=4", "train.sample_every=100", "eval.at_end=false", *FAST]
 
 
