@@ -137,3 +137,26 @@ def test_linear_lr_decay_reaches_zero_on_the_last_step(tmp_path):
     train(cfg, tmp_path)
     groups = last_state(tmp_path)["opt_d"]["param_groups"]
     assert groups[0]["lr"] == pytest.approx(2e-3 * (1 - 3 / 4))  # step 4 of 4 runs at (1 - 3/4) of the base
+
+
+def test_sample_uses_the_averaged_generator_and_raw_on_request(tmp_path):
+    from ganctl.engine import runs
+    from ganctl.engine.evaluate import EVAL_SEED_OFFSET, generate
+
+    train(make_config("train.steps=5", "train.ema=0.9", *QUIET), tmp_path / "run")
+    state = last_state(tmp_path / "run")
+    for generator, weights in (("auto", ema.generator_state(state["g_ema"])), ("ema", ema.generator_state(state["g_ema"])),
+                               ("raw", state["g"])):
+        run = runs.open_run(tmp_path / "run", generator=generator)
+        for name, value in run.g.state_dict().items():
+            assert torch.equal(value, weights[name]), (generator, name)
+    npz, _ = runs.sample(str(tmp_path / "run"), 30, None, "last", "raw")
+    import numpy as np
+
+    raw = runs.open_run(tmp_path / "run", generator="raw")
+    expected = generate(raw.g, 30, raw.cfg.model.z_dim, raw.device, raw.cfg.seed + EVAL_SEED_OFFSET)
+    assert np.array_equal(np.load(npz)["samples"], expected.numpy())
+
+    train(make_config("train.steps=2", *QUIET), tmp_path / "plain")
+    with pytest.raises(UserError, match="no averaged generator.*--generator raw"):
+        runs.open_run(tmp_path / "plain", generator="ema")
