@@ -16,10 +16,16 @@ from tests.conftest import FAST, make_config
 # own toy-data script (gan_toy.py in igul222/improved_wgan_training), since lambda = 10 is their image setting.
 METHOD_RUNS = {
     "gan": ["train.steps=300", "optim.lr_g=1e-3", "optim.lr_d=1e-3"],
-    "nsgan": ["train.steps=300", "optim.lr_g=1e-3", "optim.lr_d=1e-3"],
+    # nsgan at a constant lr 1e-3 is not reliable in 300 steps: over seeds 0-9 x 1 and 2 threads its W1 drop ranged
+    # from -0.23 to 0.77. With the averaged G and the decaying lr it ranged from 0.285 to 0.70 (mean 0.42).
+    "nsgan": ["train.steps=300", "optim.lr_g=1e-3", "optim.lr_d=1e-3", "train.ema=0.99", "train.lr_decay=linear"],
     "wgan": ["train.steps=150"],
     "wgan_gp": ["train.steps=150", "method.gp_weight=0.1"],
 }
+# The W1 drop each run must beat, well inside what healthy runs do: measured with benchmarks/learning_margins.py over
+# seeds 0-9 x 1 and 2 torch threads (20 runs each) on an AMD EPYC, 2026-11-29: gan 0.253-0.771, nsgan (as above)
+# 0.285-0.703, wgan 0.459-0.562. wgan_gp's spread is not measured yet: it keeps the original 0.25.
+MIN_DROP = {"gan": 0.15, "nsgan": 0.15, "wgan": 0.25, "wgan_gp": 0.25}
 
 
 def untrained_wasserstein(cfg):
@@ -37,10 +43,10 @@ def test_train_each_method_moves_samples_toward_the_data(method, tmp_path):
     after = train(cfg, tmp_path)
     written = json.loads((tmp_path / "metrics.json").read_text())["metrics"]["wasserstein"]
     assert written == after
-    # W1 to the ring starts near 1 (samples bunched near the origin, modes at radius 1). A drop of 0.25 is
-    # about ten times the spread of W1 between two 512-point samples of the ring itself (~0.03).
+    # W1 to the ring starts near 1 (samples bunched near the origin, modes at radius 1). Every threshold is at least
+    # five times the spread of W1 between two 512-point samples of the ring itself (~0.03).
     assert before > 0.9
-    assert after < before - 0.25, (method, before, after)
+    assert after < before - MIN_DROP[method], (method, before, after)
 
 
 def weights(run_dir):
