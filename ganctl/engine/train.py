@@ -218,7 +218,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     def sample_z():
         return ranks.shard(torch.randn(batch_size, z_dim, generator=noise, device=device))
 
-    g_ema = ema.averaged(g, train_cfg.ema) if train_cfg.ema else None
+    g_ema = ema.AveragedGenerator(g, train_cfg.ema) if train_cfg.ema else None
     sampler = g_ema.module if g_ema is not None else g  # the generator that samples, pictures and metrics use
     step, best = 0, None
     if resume_state is not None:
@@ -333,7 +333,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     def g_update(out_g: dict) -> bool:
         stepped = apply_update(opt_g, out_g["loss"], "g", vote=True)
         if stepped and g_ema is not None:
-            ema.update(g_ema, g)
+            g_ema.update(g)
         return stepped
 
     def one_step(reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
