@@ -333,4 +333,14 @@ def list_choices() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    app()
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        app()
+        return
+    code = 0  # a data-parallel worker (torchrun or trainer.devices): leave without the C++ teardown
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    from ganctl.engine.distributed import exit_worker
+
+    exit_worker(code)

@@ -18,6 +18,7 @@ per rank slice, as in any data-parallel setup; one rank (0) logs, samples, evalu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -122,8 +123,27 @@ def setup(device: torch.device) -> Ranks:
 
 
 def teardown() -> None:
+    """Leave the process group together: a rank that destroys its group while another still talks to it (or to
+    the store that rank 0 hosts) can abort in gloo's threads."""
     if dist.is_initialized():
+        with contextlib.suppress(RuntimeError):  # a rank already gone: nothing left to wait for
+            dist.barrier()
         dist.destroy_process_group()
+
+
+def exit_worker(code: int) -> None:
+    """End a data-parallel worker without the interpreter's teardown. Gloo's threads were seen to abort the
+    process (std::terminate, "terminate called without an active exception") while C++ objects are destroyed at
+    exit, after every result was written; the run's files are closed by then, so flush what Python still holds,
+    run the atexit hooks, and leave with the real exit code."""
+    import atexit
+
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def free_port() -> int:
