@@ -23,6 +23,8 @@ class Dataset:
     test_labels: torch.Tensor | None = None
     modes: torch.Tensor | None = None  # (K, d) centres of a Gaussian mixture
     mode_std: float | None = None
+    channel_data: str | None = None  # stacked images: the one-channel data set each channel comes from (its classifier
+                                     # reads the channels' classes)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -39,4 +41,6 @@ class Dataset:
         if self.modes is not None:
             context["modes"] = self.modes
             context["std"] = self.mode_std
+        if self.channel_data is not None:
+            context["channel_data"] = self.channel_data
         return context

@@ -48,15 +48,16 @@ def mnist(path: str | Path, name: str = "mnist", missing: str = "") -> Dataset:
     if not folder.is_dir():
         how = missing or f"{_EXPECTED}: download them there or set data.path=/path/to/that/folder"
         raise UserError(f"data folder {folder} does not exist; {how}")
-    train_images, train_labels, test_images, test_labels = (read_idx(_find(folder, stem)) for stem in MNIST_FILES)
-    train = _images(train_images, folder / MNIST_FILES[0])
-    test = _images(test_images, folder / MNIST_FILES[2])
+    files = [_find(folder, stem) for stem in MNIST_FILES]  # each as found: plain or .gz, named so in any error
+    train_images, train_labels, test_images, test_labels = (read_idx(file) for file in files)
+    train = _images(train_images, files[0])
+    test = _images(test_images, files[2])
     return Dataset(
         name=name,
         train=train,
         test=test,
-        train_labels=_labels(train_labels, len(train), folder / MNIST_FILES[1]),
-        test_labels=_labels(test_labels, len(test), folder / MNIST_FILES[3]),
+        train_labels=_labels(train_labels, len(train), files[1]),
+        test_labels=_labels(test_labels, len(test), files[3]),
     )
 
 

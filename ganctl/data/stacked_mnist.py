@@ -35,21 +35,23 @@ MODES = 10**CHANNELS
 
 
 def stacked_mnist(path: str | Path, n_train: int = 128_000, n_test: int = 26_000, seed: int = 0,
-                  name: str = "stacked_mnist", missing: str = "") -> Dataset:
+                  name: str = "stacked_mnist", missing: str = "", channel_name: str = "mnist") -> Dataset:
     """`n_train` / `n_test` stacked images (N, 3, H, W) in [-1, 1] built from the MNIST IDX files in `path`,
     with labels 0..999; the same seed gives the same triples on every machine. Any MNIST-format set with labels
-    0..9 stacks the same way (`name`, `missing`: as for `idx.mnist`; data=stacked_fashion_mnist)."""
+    0..9 stacks the same way (`name`, `missing`: as for `idx.mnist`; data=stacked_fashion_mnist);
+    `channel_name` names that one-channel set, whose classifier reads the generated channels."""
     n_train = require_positive_int("n_train", n_train)
     n_test = require_positive_int("n_test", n_test)
     seed = require_seed(seed)
-    digits = mnist(path, missing=missing)  # a missing folder or file fails here, with the MNIST loader's own message
+    digits = mnist(path, name=channel_name, missing=missing)  # a missing folder or file fails here, with the MNIST loader's own message
     folder = Path(path).expanduser().absolute()
     # Two numpy generators seeded from (seed, 0) and (seed, 1): the test triples do not change with n_train.
     train, train_labels = _stack(digits.train, digits.train_labels, n_train, np.random.default_rng([seed, 0]),
                                  folder / MNIST_FILES[1])
     test, test_labels = _stack(digits.test, digits.test_labels, n_test, np.random.default_rng([seed, 1]),
                                folder / MNIST_FILES[3])
-    return Dataset(name=name, train=train, test=test, train_labels=train_labels, test_labels=test_labels)
+    return Dataset(name=name, train=train, test=test, train_labels=train_labels, test_labels=test_labels,
+                   channel_data=digits.name)
 
 
 def _stack(images: torch.Tensor, labels: torch.Tensor, n: int, rng: np.random.Generator, labels_file: Path):

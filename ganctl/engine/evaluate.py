@@ -109,6 +109,7 @@ def score(settings: DictConfig, real: torch.Tensor, fake: torch.Tensor, context:
     metrics.features selects. `source` describes the real set (data config, split, n) for the statistics cache;
     `data_name` gives the default classifier file; `progress` shows a bar while features are extracted."""
     context = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in context.items()}
+    settings = features.resolved(settings, data_name, images=real.ndim == 4)  # metrics.features=auto made concrete
     extractor = features.extractor(settings, data_name, device)  # loaded first: a missing file fails early
     if extractor is None:
         return compute_metrics(settings, real.to(device), fake.to(device), context)

@@ -1,5 +1,8 @@
 """Feature spaces for evaluation (`metrics.features`): what the metrics compare real and generated samples in.
 
+- auto: classifier for images when a classifier file for the data set exists (metrics.classifier, or
+  outputs/classifiers/<data name>.pt), else raw, saying once how to make one; raw for 2-D points. An image run's
+  default (conf/data_defaults/images.yaml): metrics in a learned space out of the box, and a working fallback.
 - raw: the samples themselves, flattened, (N, C, H, W) -> (N, C*H*W); no class probabilities, so the Inception
   Score and the MODE score are skipped.
 - classifier: ganctl's small CNN (ganctl/metrics/classifier.py) from `metrics.classifier` (default
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
@@ -52,7 +55,7 @@ from ganctl.metrics.inception import load_inception
 
 log = logging.getLogger("ganctl")
 
-SPACES = ("raw", "classifier", "inception")
+SPACES = ("auto", "raw", "classifier", "inception")
 PRECISIONS = ("fp32", "tf32", "bf16")  # metrics.precision; the module docstring says what each one does
 _said_once: set[str] = set()  # log lines written at most once per process
 
@@ -158,10 +161,52 @@ class Extractor:
         return torch.cat(feats), torch.cat(probs)
 
 
-def extractor(settings: DictConfig, data_name: str | None, device: torch.device) -> Extractor | None:
-    """The network metrics.features names, loaded on `device`; None for raw features. A missing file is one
-    UserError that says which key to set and how to get the file."""
+def classifier_file(settings: DictConfig, data_name: str | None) -> Path | None:
+    """metrics.classifier, or the file `ganctl classifier` saves for data_name; None when neither is known."""
+    path = settings.get("classifier")
+    if not path:
+        return None if data_name is None else CLASSIFIER_DIR / f"{data_name}.pt"
+    return Path(path).expanduser()
+
+
+def resolve(settings: DictConfig, data_name: str | None, images: bool) -> str:
+    """metrics.features as it will run: `auto` becomes classifier or raw (module docstring); the others, checked."""
     chosen = space(settings)
+    if chosen != "auto":
+        return chosen
+    if not images:
+        return "raw"
+    path = classifier_file(settings, data_name)
+    if path is not None and path.is_file():
+        return "classifier"
+    key = f"auto:{path}"
+    if key not in _said_once:
+        _said_once.add(key)
+        where = f"no classifier for {data_name} at {path}" if path else "no classifier given (metrics.classifier)"
+        log.warning("metrics.features=auto: %s, so the metrics compare raw pixels and skip the Inception Score; "
+                    "`ganctl classifier data=%s` makes one for later runs (`ganctl evaluate RUN metrics.features=classifier` "
+                    "then scores this one with it)",
+                    where, data_name or "...")
+    return "raw"
+
+
+def resolved(settings: DictConfig, data_name: str | None, images: bool) -> DictConfig:
+    """A copy of `settings` with metrics.features made concrete (resolve)."""
+    chosen = resolve(settings, data_name, images)
+    if settings.get("features", "raw") == chosen:
+        return settings
+    copy = settings.copy()
+    with open_dict(copy):
+        copy.features = chosen
+    return copy
+
+
+def extractor(settings: DictConfig, data_name: str | None, device: torch.device,
+              images: bool = True) -> Extractor | None:
+    """The network metrics.features names, loaded on `device`; None for raw features. A missing file is one
+    UserError that says which key to set and how to get the file; a classifier trained on another data set than
+    data_name is refused (its features and classes describe that set, not this one)."""
+    chosen = resolve(settings, data_name, images)
     if chosen == "raw":
         precision(settings)  # no network runs, but a typo fails wherever it is set
         return None
@@ -169,17 +214,19 @@ def extractor(settings: DictConfig, data_name: str | None, device: torch.device)
     if settings.get("batch_size", 1) < 1:
         raise UserError(f"metrics.batch_size={settings.batch_size} must be a positive integer")
     if chosen == "classifier":
-        path = settings.get("classifier")
-        if not path:
-            if data_name is None:
-                raise UserError(f"metrics.features=classifier needs metrics.classifier=PATH, a file made by "
-                                f"`ganctl classifier`; {TRAIN_HINT}")
-            path = CLASSIFIER_DIR / f"{data_name}.pt"
-        path = Path(path).expanduser()
+        path = classifier_file(settings, data_name)
+        if path is None:
+            raise UserError(f"metrics.features=classifier needs metrics.classifier=PATH, a file made by "
+                            f"`ganctl classifier`; {TRAIN_HINT}")
         if not path.is_file():
             raise UserError(f"no classifier at {path} (metrics.classifier); {TRAIN_HINT} or set "
                             f"metrics.classifier=PATH")
-        return Extractor("classifier", path, load_classifier(path).to(device), classifier_outputs, numbers)
+        net = load_classifier(path)
+        if data_name is not None and net.data != data_name:
+            raise UserError(f"the classifier {path} was trained on {net.data}, not {data_name}: its features and "
+                            f"classes describe that data set; make one with `ganctl classifier data={data_name}` "
+                            f"or set metrics.classifier to one trained on {data_name}")
+        return Extractor("classifier", path, net.to(device), classifier_outputs, numbers)
     path = settings.get("inception_weights")
     net = load_inception(path)  # an unset or missing path: one line saying where to download the file
     # channels_last (module docstring); the network's forward puts its input batches in the same format.

@@ -22,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganctl.engine import build, checkpoint, distributed, ema, faults, speed
+from ganctl.engine import build, checkpoint, distributed, ema, faults, features, speed
 from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
@@ -186,6 +186,9 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     environment = build.environment(device)
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
+    cfg.metrics.features = features.resolve(cfg.metrics, data.name, data.is_image)  # auto: recorded as chosen
+    if cfg.eval.at_end or cfg.train.eval_every:
+        features.extractor(cfg.metrics, data.name, device)  # a missing or foreign classifier fails now, not at the end
     method = build.method(cfg)
     g, d = build.networks(cfg, data.shape, method)
     g_side, d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or with D

@@ -18,6 +18,8 @@
 - inception_score (id `is`, conf/metrics/is.yaml), mode_score: on a classifier's class probabilities, not on
   features (Salimans et al. 2016; Che et al. 2017): inception_score(probs=), mode_score(real_probs=, probs=).
   The engine passes them when metrics.features is classifier or inception, and skips them with raw features.
+- class_coverage: classes covered, the rarest class's share and KL to even classes, from the generated samples'
+  argmax labels (the single-label form of the Stacked MNIST count).
 - stacked_mnist_modes: modes covered (of 1000) and KL to uniform on Stacked MNIST, each channel's digit read
   by a saved `classifier.Classifier` (Unrolled GAN, arXiv:1611.02163; VEEGAN; PacGAN).
 - parzen (parzen_log_likelihood): Parzen-window log-likelihood of test points under a Gaussian KDE of generated
@@ -49,6 +51,7 @@ for callers that want them all. LEGACY_TARGETS maps the short `_target_`s that r
 """
 
 from ganctl.metrics import (
+    class_coverage,
     density_coverage,
     fid,
     inception_score,
@@ -76,6 +79,7 @@ METRICS = {
     "density_coverage": density_coverage.density_coverage,
     "is": inception_score.inception_score,  # `is` is a Python keyword: the function keeps its long name
     "mode_score": mode_score.mode_score,
+    "class_coverage": class_coverage.class_coverage,
 }
 
 LEGACY_TARGETS = {f"ganctl.metrics.{name}": f"{function.__module__}.{function.__name__}"

@@ -30,7 +30,7 @@ from ganctl.metrics.classifier import TRAIN_HINT, Classifier, load_classifier
 
 CHANNELS = 3
 MODES = 10**CHANNELS
-DEFAULT_CLASSIFIER = "outputs/classifiers/mnist.pt"  # where `ganctl classifier data=mnist` saves
+CLASSIFIER_DIR = "outputs/classifiers"  # where `ganctl classifier data=<name>` saves <name>.pt
 
 
 @torch.inference_mode()
@@ -56,14 +56,22 @@ def mode_statistics(modes: torch.Tensor, n_modes: int = MODES) -> dict:
     return {"stacked_modes": float(nz.sum()), "stacked_kl": kl}
 
 
-def stacked_mnist_modes(*, fake, classifier: str = DEFAULT_CLASSIFIER, batch_size: int = 1000) -> dict:
+def stacked_mnist_modes(*, fake, classifier: str | None = None, channel_data: str = "mnist",
+                        batch_size: int = 1000) -> dict:
     """Modes covered and KL to uniform of generated Stacked MNIST images `fake`, (n, 3, S, S) or flattened
-    (n, 3 S S) as the engine passes them, with the digit classifier saved at `classifier` (S is its side).
+    (n, 3 S S) as the engine passes them, with the one-channel classifier saved at `classifier` (S is its side;
+    None: outputs/classifiers/<channel_data>.pt, where `ganctl classifier data=<channel_data>` saves). The data
+    set passes channel_data (fashion_mnist for data=stacked_fashion_mnist); a classifier of another set is refused.
 
     Returns {"stacked_modes", "stacked_kl"} as floats; runs on fake's device.
     """
     fake = torch.as_tensor(fake)
+    classifier = classifier or f"{CLASSIFIER_DIR}/{channel_data}.pt"
     net = load_classifier(classifier)
+    if net.data != channel_data:
+        raise UserError(f"stacked_mnist_modes: the classifier {classifier} was trained on {net.data}, but these "
+                        f"images stack {channel_data} channels; make one with `ganctl classifier "
+                        f"data={channel_data}` or set metrics.stacked_mnist_modes.classifier")
     if net.in_channels != 1 or net.classes != 10:
         raise UserError(f"stacked_mnist_modes reads each channel with a one-channel 10-digit classifier; "
                         f"{classifier} (trained on {net.data}) has {net.in_channels} channel(s) and {net.classes} "

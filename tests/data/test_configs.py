@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import DictConfig
 from hydra.utils import get_method, instantiate
 from omegaconf import OmegaConf
 
@@ -33,7 +34,7 @@ def test_config_has_one_help_line_and_keys_that_are_parameters(file):
     assert set(config) <= set(parameters), f"keys that are not parameters of {target.__name__}"
     for key, value in config.items():  # a config value that repeats the default must repeat it exactly
         default = parameters[key].default
-        if default is not inspect.Parameter.empty and key not in ("path", "name", "missing"):
+        if default is not inspect.Parameter.empty and key not in ("path", "name", "missing", "channel_name"):
             assert value == default, f"{file.name}: {key}={value} but the function default is {default}"
 
 
@@ -67,3 +68,19 @@ def test_image_data_sets_default_to_the_conv_gan_and_an_explicit_model_wins(data
     assert make_config(f"data={data}").model.generator._target_ == "ganctl.nets.dcgan.DcganGenerator"
     assert make_config(f"data={data}", "model=mlp").model.generator._target_ == "ganctl.nets.mlp.MlpGenerator"
     assert make_config("data=ring8").model.generator._target_ == "ganctl.nets.mlp.MlpGenerator"
+
+
+@pytest.mark.parametrize("data", ["digits", "fashion_mnist", "cifar10", "stacked_fashion_mnist"])
+def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
+    from tests.conftest import make_config
+
+    cfg = make_config(f"data={data}")
+    chosen = {k for k, v in cfg.metrics.items() if isinstance(v, DictConfig)}
+    assert {"fid", "kid", "precision_recall", "nn1"} <= chosen and "mode_coverage" not in chosen
+    assert cfg.metrics.features == "auto" and cfg.eval.monitor in ("fid", "stacked_kl")
+    assert ("stacked_mnist_modes" in chosen) == data.startswith("stacked")
+    explicit = make_config(f"data={data}", "metrics=[mmd]", "eval.monitor=mmd", "metrics.features=raw")
+    assert {k for k, v in explicit.metrics.items() if isinstance(v, DictConfig)} == {"mmd"}
+    assert explicit.metrics.features == "raw" and explicit.eval.monitor == "mmd"
+    ring = make_config("data=ring8")
+    assert "mode_coverage" in ring.metrics and ring.metrics.features == "raw" and ring.eval.monitor == "wasserstein"

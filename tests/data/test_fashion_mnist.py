@@ -3,12 +3,14 @@ how to get it when it is missing."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from ganctl.engine import build
 from ganctl.errors import UserError
 from tests.conftest import make_config
+from tests.data.formats import write_mnist_folder
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 needs_package = pytest.mark.skipif(not (DEBIAN / "train-images-idx3-ubyte.gz").is_file(),
@@ -20,6 +22,25 @@ def test_missing_set_names_the_package_and_data_path(data, tmp_path):
     with pytest.raises(UserError, match="dataset-fashion-mnist.*data.path") as raised:
         build.dataset(make_config(f"data={data}", f"data.path={tmp_path / 'nowhere'}"))
     assert "\n" not in str(raised.value)
+
+
+def test_a_truncated_or_wrong_file_is_one_line_naming_it(tmp_path):
+    """The Debian package's .gz files, made by the test: a download cut short, and a labels file where the test
+    images should be; each is one line that names the file as it lies on disk."""
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    write_mnist_folder(tmp_path, images, [0, 1, 2, 3], images, [0, 1, 2, 3], gzipped=files)
+    whole = (tmp_path / "train-images-idx3-ubyte.gz").read_bytes()
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(whole[: len(whole) // 2])
+    cfg = make_config("data=fashion_mnist", f"data.path={tmp_path}")
+    with pytest.raises(UserError, match=f"^{tmp_path}/train-images-idx3-ubyte.gz is a damaged gzip file") as raised:
+        build.dataset(cfg)
+    assert "\n" not in str(raised.value)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(whole)
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes((tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(UserError, match=f"^{tmp_path}/t10k-images-idx3-ubyte.gz should hold uint8 images.*is it an "
+                                        "images file"):
+        build.dataset(cfg)
 
 
 @needs_package

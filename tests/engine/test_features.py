@@ -3,6 +3,7 @@ on the extractor's own outputs, the real set's FID statistics cache, and raw fea
 
 import logging
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from ganctl.data.digits import digits
 from ganctl.engine import checkpoint, stats_cache
 from ganctl.engine.classifier import train_classifier
 from ganctl.engine.evaluate import score
+from ganctl.engine import features
 from ganctl.engine.features import Extractor
 from ganctl.errors import UserError
 from ganctl.metrics.fid import fid
@@ -17,7 +19,7 @@ from ganctl.metrics.inception_score import inception_score
 from ganctl.metrics.mode_score import mode_score
 from ganctl.metrics.classifier import classifier_state
 from ganctl.metrics.inception import InceptionV3, save_random_weights
-from tests.conftest import make_config
+from tests.conftest import make_config, run_cli
 
 CPU = torch.device("cpu")
 SOURCE = {"data": {"_target_": "test"}, "split": "test", "n": 0}  # what the cache key records of the real set
@@ -120,11 +122,54 @@ def test_raw_features_skip_the_inception_score_with_a_clear_warning(caplog):
 
 def test_unknown_feature_space_and_missing_classifier_are_one_line(tmp_path):
     x = torch.zeros(4, 1, 8, 8)
-    with pytest.raises(UserError, match="choose one of: raw, classifier, inception"):
+    with pytest.raises(UserError, match="choose one of: auto, raw, classifier, inception"):
         score(settings("metrics=[fid]", "metrics.features=pixels"), x, x, {}, CPU, SOURCE)
     with pytest.raises(UserError, match="metrics.classifier"):
         score(settings("metrics=[fid]", "metrics.features=classifier", f"metrics.classifier={tmp_path}/none.pt"),
               x, x, {}, CPU, SOURCE)
+
+
+def test_auto_features_use_the_data_sets_classifier_when_one_exists_else_raw_pixels(digits_classifier, tmp_path,
+                                                                                    monkeypatch, caplog):
+    """metrics.features=auto (an image run's default): the classifier file of the data set's name when it exists,
+    with the same numbers as metrics.features=classifier; raw pixels and one warning naming the fix when not;
+    raw for 2-D points."""
+    data, _, path = digits_classifier
+    real, fake = data.test[:100], data.train[:100]
+    monkeypatch.chdir(tmp_path)  # the default file is outputs/classifiers/<data name>.pt under the working folder
+    auto = settings("metrics=[fid,is]", "metrics.features=auto", "metrics.cache=null")
+    with caplog.at_level(logging.WARNING, logger="ganctl"):
+        without = score(auto, real, fake, {}, CPU, SOURCE, data_name="digits")
+    assert set(without) == {"fid"}
+    assert without["fid"] == pytest.approx(score(settings("metrics=[fid]"), real, fake, {}, CPU, SOURCE)["fid"])
+    assert "no classifier for digits at outputs/classifiers/digits.pt" in caplog.text
+    assert "`ganctl classifier data=digits`" in caplog.text
+    (tmp_path / "outputs" / "classifiers").mkdir(parents=True)
+    (tmp_path / "outputs" / "classifiers" / "digits.pt").write_bytes(path.read_bytes())
+    chosen = score(auto, real, fake, {}, CPU, SOURCE, data_name="digits")
+    explicit = score(settings("metrics=[fid,is]", "metrics.features=classifier", f"metrics.classifier={path}",
+                              "metrics.cache=null"), real, fake, {}, CPU, SOURCE)
+    assert chosen == pytest.approx(explicit, rel=1e-12) and "is_mean" in chosen
+    assert features.resolve(auto, "ring8", images=False) == "raw"
+
+
+def test_a_classifier_of_another_data_set_is_refused_before_training(digits_classifier, tmp_path):
+    """The digits classifier asked to score an 8x8 array set: refused in one line, before any step is trained."""
+    _, _, path = digits_classifier
+    x = torch.zeros(4, 1, 8, 8)
+    with pytest.raises(UserError, match=r"was trained on digits, not mnist.*ganctl classifier data=mnist"):
+        score(settings("metrics=[fid]", "metrics.features=classifier", f"metrics.classifier={path}"), x, x, {}, CPU,
+              SOURCE, data_name="mnist")
+    images = (np.random.default_rng(0).random((64, 8, 8)) * 255).astype(np.uint8)
+    np.savez(tmp_path / "eights.npz", x=images)
+    result = run_cli("train", "data=array", f"data.path={tmp_path / 'eights.npz'}", "model=dcgan", "train.steps=2",
+                     "train.batch_size=8", "train.progress=false", "metrics=[fid]", "metrics.features=classifier",
+                     f"metrics.classifier={path}", "hydra.run.dir=run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: the classifier {path} was trained on digits, not array: its features and classes describe that "
+        f"data set; make one with `ganctl classifier data=array` or set metrics.classifier to one trained on array"]
+    assert not (tmp_path / "run").exists()  # refused during setup: no run folder left behind
 
 
 @pytest.mark.slow  # ~15 s on one CPU thread: 12 images through a 299x299 Inception

@@ -26,7 +26,7 @@ class MeanReader(nn.Module):
     """A deterministic "digit classifier" for (B, 1, S, S) images: an image of constant value -1 + 2 d / 9 is
     digit d (logits peak at the nearest d)."""
 
-    in_channels, side, classes, data = 1, SIDE, 10, "hand-made"
+    in_channels, side, classes, data = 1, SIDE, 10, "mnist"
 
     def forward(self, x):
         position = (x.mean(dim=(1, 2, 3)) + 1) * 4.5  # (B,) in [0, 9]
@@ -75,7 +75,7 @@ def test_stacked_mnist_modes_counts_modes_of_flattened_images(monkeypatch):
 def saved_classifier(path, in_channels=1, side=SIDE, classes=10) -> Classifier:
     torch.manual_seed(0)
     net = Classifier(in_channels, side, classes).eval()
-    checkpoint.save(classifier_state(net, "test", 0.5), path)
+    checkpoint.save(classifier_state(net, "mnist", 0.5), path)
     return net
 
 
@@ -117,3 +117,18 @@ def test_stacked_mnist_modes_selected_in_the_config_through_the_engine(tmp_path)
     assert written == pytest.approx(direct, rel=1e-12)
     assert 1 <= written["stacked_modes"] <= 48 and 0 <= written["stacked_kl"] <= math.log(1000)
     assert compute_metrics(cfg.metrics, fake, fake, {}) == pytest.approx(direct, rel=1e-12)
+
+
+def test_stacked_fashion_mnist_reads_channels_with_the_fashion_mnist_classifier(tmp_path, monkeypatch):
+    """With no classifier given, the file is outputs/classifiers/<channel set>.pt (the data set names its channel
+    set); an MNIST classifier asked to read Fashion-MNIST channels is refused in one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outputs" / "classifiers").mkdir(parents=True)
+    net = saved_classifier(tmp_path / "outputs" / "classifiers" / "mnist.pt")
+    images = torch.rand(12, 3, SIDE, SIDE, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    expected = mode_statistics(stacked_modes_of(net, images))
+    assert stacked_mnist_modes(fake=images) == expected  # channel_data defaults to mnist
+    with pytest.raises(UserError, match=r"no classifier at outputs/classifiers/fashion_mnist.pt"):
+        stacked_mnist_modes(fake=images, channel_data="fashion_mnist")
+    with pytest.raises(UserError, match=r"trained on mnist, but these images stack fashion_mnist channels"):
+        stacked_mnist_modes(fake=images, channel_data="fashion_mnist", classifier="outputs/classifiers/mnist.pt")
