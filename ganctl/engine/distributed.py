@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -175,12 +176,36 @@ def launch(devices: int, overrides: list[str], run_dir: str) -> int:
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        codes = [worker.wait() for worker in workers]
+        return watch(workers)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    failed = [c for c in codes if c != 0]
-    return failed[0] if failed else 0
+
+
+def watch(workers: list[subprocess.Popen], poll_s: float = 0.2, grace_s: float = 10.0) -> int:
+    """Wait for every worker; when one fails (a non-zero exit, a kill), end the others too: the survivors would
+    otherwise wait in their next collective until the group's timeout (hours), and under NCCL nothing else notices.
+    Each survivor gets SIGTERM (finish the step, checkpoint, exit) and, after grace_s, SIGKILL. Returns the first
+    failing worker's exit code, or 0."""
+    while True:
+        codes = [worker.poll() for worker in workers]
+        failed = [c for c in codes if c not in (None, 0)]
+        if failed:
+            break
+        if all(c == 0 for c in codes):
+            return 0
+        time.sleep(poll_s)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        try:
+            worker.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    return failed[0]
 
 
 def check_devices(devices: int, device: torch.device, batch_size: int) -> None:

@@ -77,7 +77,8 @@ def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
     cfg = make_config(f"data={data}")
     chosen = {k for k, v in cfg.metrics.items() if isinstance(v, DictConfig)}
     assert {"fid", "kid", "precision_recall", "nn1"} <= chosen and "mode_coverage" not in chosen
-    assert cfg.metrics.features == "auto" and cfg.eval.monitor in ("fid", "stacked_kl")
+    assert cfg.metrics.features == ("raw" if data.startswith("stacked") else "auto")
+    assert cfg.eval.monitor == ("stacked_kl" if data.startswith("stacked") else "fid")
     assert ("stacked_mnist_modes" in chosen) == data.startswith("stacked")
     explicit = make_config(f"data={data}", "metrics=[mmd]", "eval.monitor=mmd", "metrics.features=raw")
     assert {k for k, v in explicit.metrics.items() if isinstance(v, DictConfig)} == {"mmd"}

@@ -80,3 +80,27 @@ def test_zero_devices_is_refused(tmp_path):
 
     with pytest.raises(UserError, match=r"trainer.devices=0 must be at least 1"):
         train(make_config(*SMALL, "trainer.devices=0"), tmp_path)
+
+
+def test_a_dead_worker_ends_the_run_promptly_and_leaves_no_process(tmp_path):
+    """trainer.devices=2, and rank 1 killed (SIGKILL: no chance to say goodbye) mid-training: the launcher ends rank
+    0 as well (it would wait in its next all-reduce for the group's 2-hour timeout) and exits non-zero."""
+    import os
+    import time
+    from pathlib import Path
+
+    from tests.engine.test_faults import start_training
+
+    proc = start_training(tmp_path, "hydra.run.dir=outputs/run", "trainer.devices=2", *SMALL, "train.steps=100000",
+                          "train.checkpoint_every=100000")
+    workers = {}
+    for child in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        workers[int(next(v for v in environ if v.startswith(b"RANK=")).split(b"=")[1])] = int(child)
+    assert sorted(workers) == [0, 1]
+    started = time.monotonic()
+    os.kill(workers[1], signal.SIGKILL)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0, output
+    assert time.monotonic() - started < 30  # the launcher's grace period is 10 s; the group's timeout is 2 hours
+    assert not Path(f"/proc/{workers[0]}").exists() or "zombie" in Path(f"/proc/{workers[0]}/status").read_text()
