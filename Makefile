@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ganctl-installed
 TORCH_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: setup demo test test-quick data bench bench-modes clean-venv
+.PHONY: setup demo test test-quick data bench bench-modes bench-images clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,24 @@ MODES_SEEDS ?= 0,1,2
 MODES_ARGS ?=
 MODES_JOBS ?= 2
 MODES_DIR ?= outputs/benchmarks/modes
+# The image benchmark (docs/benchmarks.md, "Images"): GAN objectives and the remedies that apply to images on
+# Fashion-MNIST (Debian's package, `make data`), 2 seeds, short runs at the CPU budget, in the space of the Fashion-MNIST
+# classifier (made first when missing); then the real-vs-real reference and `ganctl report`. Run from the repository.
+IMAGES_METHODS ?= nsgan,lsgan,hinge,wgan_gp,pacgan2,minibatch,dragan,madgan
+IMAGES_SEEDS ?= 0,1
+IMAGES_STEPS ?= 1000
+IMAGES_JOBS ?= 2
+IMAGES_DIR ?= outputs/benchmarks/images
+bench-images: setup
+	test -f outputs/classifiers/fashion_mnist.pt || $(VENV)/bin/ganctl classifier data=fashion_mnist
+	start=$$(date +%s) && \
+	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
+	  train.steps=$(IMAGES_STEPS) train.threads=1 train.progress=false hydra/launcher=joblib \
+	  hydra.launcher.n_jobs=$(IMAGES_JOBS) hydra.sweep.dir=$(IMAGES_DIR) && \
+	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(IMAGES_JOBS) jobs at once"
+	$(PY) benchmarks/image_reference.py data=fashion_mnist
+	$(VENV)/bin/ganctl report --spread sem $(IMAGES_DIR)
+
 bench-modes: setup
 	start=$$(date +%s) && \
 	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m seed=$(MODES_SEEDS) +experiment=$(MODES_DATA) +modes=$(MODES_METHODS) \
