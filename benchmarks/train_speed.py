@@ -1,7 +1,8 @@
 """Training speed: ganctl's engine against a plain PyTorch loop on the same nets, data and batch sizes, in one run.
 
 Two jobs:
-- DCGAN on 32x32x3 images (random CIFAR-shaped data, N = 10,000, held on the device for both loops): images/s
+- DCGAN on 32x32x3 images (random CIFAR-shaped data, N = 10,000, held on the device for both loops; --shape 28 28 1
+  for Fashion-MNIST's): images/s
   of the reference loop and of ganctl's engine, eager and with each fast option (train.channels_last,
   train.precision=bf16, train.compile, train.cuda_graphs on CUDA, and all of them together), at each batch
   size; the ratio column is engine / reference.
@@ -126,8 +127,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed DCGAN steps (default: 300 CUDA, 5 CPU)")
     parser.add_argument("--options", nargs="+", default=None, choices=list(OPTIONS),
                         help="engine options (default: all that the device runs; the CPU skips compile, slow to build)")
-    parser.add_argument("--mlp-steps", type=int, default=2000, help="timed steps of the 2-D MLP job on the CPU")
+    parser.add_argument("--mlp-steps", type=int, default=2000, help="timed steps of the 2-D MLP job (0: skip it)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shape", type=int, nargs=3, default=[32, 32, 3], metavar=("H", "W", "C"),
+                        help="DCGAN image shape (default 32 32 3, CIFAR's; 28 28 1 for Fashion-MNIST's)")
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     batch_sizes = args.batch_sizes or ([64, 128, 512] if cuda else [64])
@@ -140,9 +143,10 @@ def main() -> None:
           f"torch {torch.__version__}{gpu}; {time.strftime('%Y-%m-%d')}")
 
     with tempfile.TemporaryDirectory() as folder:
-        images = Path(folder) / "cifar_shaped.npy"
-        np.save(images, np.random.default_rng(0).integers(0, 256, (10_000, 32, 32, 3), dtype=np.uint8))
-        print(f"\nDCGAN 32x32x3 (width 64), nsgan, {args.device}; {steps} timed steps after warm-up; "
+        images = Path(folder) / "images.npy"
+        height, width, channels = args.shape
+        np.save(images, np.random.default_rng(0).integers(0, 256, (10_000, height, width, channels), dtype=np.uint8))
+        print(f"\nDCGAN {height}x{width}x{channels} (width 64), nsgan, {args.device}; {steps} timed steps after warm-up; "
               f"best of {args.repeats}; images/s")
         print("reference: the example's loop (G's update reuses D's fake batch); same alg.: the example's loop with "
               "fresh noise for G's update, as the engine does")
@@ -157,6 +161,8 @@ def main() -> None:
                 print(f"{batch:>6} {option:<14}{ref:>11,.0f}{same:>11,.0f}{ours:>11,.0f}{ours / ref:>7.2f}"
                       f"{ours / same:>7.2f}")
 
+    if args.mlp_steps <= 0:
+        return
     print(f"\n2-D MLP (nsgan, ring8, 3x128, batch 256), cpu; {args.mlp_steps} timed steps; best of {args.repeats}; "
           f"steps/s")
     base = ["device=cpu", "train.progress=false", "eval.at_end=false", f"train.sample_every={100 * args.mlp_steps}",
