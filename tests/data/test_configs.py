@@ -76,7 +76,8 @@ def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
 
     cfg = make_config(f"data={data}")
     chosen = {k for k, v in cfg.metrics.items() if isinstance(v, DictConfig)}
-    assert {"fid", "kid", "precision_recall", "nn1"} <= chosen and "mode_coverage" not in chosen
+    assert {"fid", "kid"} <= chosen and "mode_coverage" not in chosen
+    assert ({"precision_recall", "nn1", "is", "class_coverage"} <= chosen) != data.startswith("stacked")
     assert cfg.metrics.features == ("raw" if data.startswith("stacked") else "auto")
     assert cfg.eval.monitor == ("stacked_kl" if data.startswith("stacked") else "fid")
     assert ("stacked_mnist_modes" in chosen) == data.startswith("stacked")
