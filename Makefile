@@ -69,8 +69,9 @@ bench-images: setup
 	  train.steps=$(IMAGES_STEPS) train.threads=1 train.progress=false hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$(IMAGES_JOBS) hydra.sweep.dir=$(IMAGES_DIR) && \
 	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(IMAGES_JOBS) jobs at once"
-	$(PY) benchmarks/image_reference.py data=fashion_mnist
+	$(PY) benchmarks/image_reference.py data=fashion_mnist > $(IMAGES_DIR)/reference.json
 	$(VENV)/bin/ganctl report --spread sem $(IMAGES_DIR)
+	cd benchmarks && ../$(PY) images_table.py ../$(IMAGES_DIR)/report.json ../$(IMAGES_DIR)/reference.json
 
 bench-modes: setup
 	start=$$(date +%s) && \

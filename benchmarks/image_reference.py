@@ -43,8 +43,8 @@ def main(overrides: list[str]) -> None:
     metrics = score(cfg.metrics, data.test[:n], data.train[picks], data.metric_context(), torch.device("cpu"),
                     source, data.name)
     print(f"{data.name}: real train ({n}, seeded draw) vs real test (first {n}), classifier {path} "
-          f"(test accuracy {net.test_accuracy:.4f}), {time.perf_counter() - started:.1f} s")
-    print(json.dumps(metrics, indent=2))
+          f"(test accuracy {net.test_accuracy:.4f}), {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(json.dumps(metrics, indent=2))  # stdout: the JSON alone, for benchmarks/images_table.py
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import logging
 import signal
 import threading
 
+import torch
+
 log = logging.getLogger("ganctl")
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
@@ -55,3 +57,24 @@ class StopOnSignal:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+class StopVote:
+    """When to stop: this process's signal, or with several data-parallel ranks the vote of all of them (any rank's
+    request stops every rank after the same step). The vote rides as one extra number in G's gradient all-reduce
+    (`flag` goes in, `count` reads the summed value back), so it costs no collective of its own."""
+
+    def __init__(self, stop: StopOnSignal, world: int):
+        self.stop, self.world = stop, world
+        self.votes = 0.0  # the ranks' requests summed by the last all-reduce
+
+    def flag(self, device) -> torch.Tensor:
+        """This rank's request, as the 0-d tensor that joins the all-reduce."""
+        return torch.tensor(float(self.stop.requested), device=device)
+
+    def count(self, reduced: torch.Tensor) -> None:
+        self.votes = float(reduced.item())  # a host sync the ranks pay for the all-reduce anyway
+
+    @property
+    def now(self) -> bool:
+        return self.stop.requested if self.world == 1 else self.votes > 0

@@ -27,7 +27,7 @@ from ganctl.engine.batches import BatchSampler
 from ganctl.engine.config import Config
 from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_better, write_json
 from ganctl.engine.images import sample_picture, save_png
-from ganctl.engine.interrupt import StopOnSignal, exit_code
+from ganctl.engine.interrupt import StopOnSignal, StopVote, exit_code
 from ganctl.engine.logging import Accumulator, TensorBoard
 from ganctl.errors import UserError
 
@@ -286,18 +286,19 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
 
     divergence = faults.Divergence(train_cfg.on_nan, {"g": g, "d": d, **extra}, ranks, device, ckpt_dir)
     params_of = {opt: [p for group in opt.param_groups for p in group["params"]] for opt in (opt_d, opt_g)}
-    stop_vote = [False]  # with several ranks: whether any asked to stop, read from G's all-reduce
+    stop = StopOnSignal(announce=ranks.main)  # its handlers are installed for the loop only (below)
+    stop_vote = StopVote(stop, ranks.world)
 
     def apply_update(opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
         """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
         gradient; returns whether it stepped. With `vote`, the ranks' stop requests ride in the same all-reduce."""
         flags = divergence.flags(loss)
         if vote and ranks.world > 1:
-            flags.append(torch.tensor(float(stop.requested), device=device))
+            flags.append(stop_vote.flag(device))
         params = params_of[opt]
         reduced = ranks.average_gradients(params, flags)
         if vote and ranks.world > 1:
-            stop_vote[0] = bool(reduced[-1].item())  # a sync the ranks pay for the all-reduce anyway
+            stop_vote.count(reduced[-1])
         if divergence.skip and not divergence.keep_update(reduced[0], params, opt, name, step):
             return False
         opt.step()
@@ -389,7 +390,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
     g.train()
     d.train()
     with ExitStack() as scope:
-        stop = scope.enter_context(StopOnSignal(announce=ranks.main))
+        scope.enter_context(stop)
         scope.enter_context(progress)
         while step < train_cfg.steps:
             log_now = (step + 1) % train_cfg.log_every == 0 or step + 1 == train_cfg.steps
@@ -401,7 +402,7 @@ def train(cfg: DictConfig, run_dir: Path) -> float | None:
             reals = [ranks.shard(batches.next()) for _ in range(method.n_critic)]
             zs = [sample_z() for _ in range(method.n_critic + 1)]  # noise and data: independent generators
             out_d, out_g, stepped = one_step(reals, zs)
-            stop_now = stop.requested if ranks.world == 1 else stop_vote[0]
+            stop_now = stop_vote.now
             if log_now:
                 stats.add("grad/", {"d": grad_norm(d), "g": grad_norm(g)})
             step += 1
