@@ -146,11 +146,13 @@ def train(ctx: typer.Context) -> None:
 
 
 def worker_overrides(overrides: list[str]) -> list[str]:
-    """Under `torchrun -m ganctl train ...` every rank runs this command. Ranks other than 0 get a throw-away
-    Hydra folder and no Hydra log; the training loop then takes rank 0's run folder (engine/distributed.py)."""
+    """Under `torchrun -m ganctl train ...` or `trainer.devices=N` every rank runs this command. Ranks other than 0
+    get a throw-away Hydra folder (in place of any hydra.run.dir) and no Hydra log, so that only rank 0 writes the
+    run folder's .hydra/ and ganctl.log; the training loop then takes rank 0's run folder (engine/distributed.py)."""
     rank = int(os.environ.get("RANK", "0"))
-    if rank == 0 or any(o.startswith("hydra.run.dir=") for o in overrides):
+    if rank == 0:
         return overrides
+    overrides = [o for o in overrides if not o.startswith("hydra.run.dir=")]
     import atexit
     import shutil
     import tempfile

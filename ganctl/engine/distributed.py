@@ -21,17 +21,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ganctl.errors import UserError
 
@@ -39,6 +35,7 @@ log = logging.getLogger("ganctl")
 
 # Rank 0 evaluates while the others wait in the next all-reduce: allow for a long evaluation.
 TIMEOUT = timedelta(hours=2)
+SHUTDOWN_S = 120  # trainer.devices: how long a stopping worker may take to write its checkpoint before SIGKILL
 
 
 # Ranks other than 0 neither write Hydra's files nor its log into the run folder.
@@ -75,11 +72,12 @@ class Ranks:
             return list(flags)
         grads = [p.grad for p in params if p.grad is not None]
         extra = [f.reshape(1).to(grads[0].dtype if grads else torch.float32) for f in flags]
-        flat = _flatten_dense_tensors([*grads, *extra])
+        flat = torch.cat([g.reshape(-1) for g in grads] + extra)  # one buffer, one all-reduce
         dist.all_reduce(flat)
-        for grad, reduced in zip(grads, _unflatten_dense_tensors(flat[: flat.numel() - len(extra)], grads)):
-            grad.copy_(reduced / self.world)
-        return [v.reshape(()) for v in flat[flat.numel() - len(extra) :].split(1)] if extra else []
+        pieces = flat.split([g.numel() for g in grads] + [1] * len(extra))
+        for grad, reduced in zip(grads, pieces):
+            grad.copy_(reduced.view_as(grad) / self.world)
+        return [v.reshape(()) for v in pieces[len(grads):]]
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The mean over ranks of a tensor (the logged losses)."""
@@ -147,65 +145,42 @@ def exit_worker(code: int) -> None:
     os._exit(code)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(devices: int, overrides: list[str], run_dir: str) -> int:
-    """`trainer.devices=N` on one machine: start N `ganctl train` processes, as `torchrun --standalone` would,
-    all writing into this run's folder (rank 0 only writes). Returns the first non-zero exit code, or 0.
+    """`trainer.devices=N` on one machine: run N `ganctl train` processes under torch's elastic launcher (what
+    `torchrun --standalone` runs), all in this run's folder (rank 0 writes; the CLI gives the other ranks a
+    throw-away Hydra folder). Returns 0, or the first failing worker's exit code (128 + signal for a kill).
 
-    The workers run in their own sessions and this process forwards signals to them, so that Ctrl-C reaches
-    each worker exactly once (finish the step, checkpoint, exit 130) and a second Ctrl-C once more (exit now)."""
-    port = free_port()
-    workers = []
-    for rank in range(devices):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(devices),
-               "LOCAL_WORLD_SIZE": str(devices), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-        command = [sys.executable, "-m", "ganctl", "train", *overrides, f"hydra.run.dir={run_dir}"]
-        if rank > 0:
-            command += QUIET_WORKER
-        workers.append(subprocess.Popen(command, env=env, start_new_session=True))
+    The launcher starts each worker in its own session and watches them: a worker that dies ends the others
+    (SIGTERM, then SIGKILL after SHUTDOWN_S), on gloo and NCCL alike, and leaves no process behind. Ctrl-C or
+    SIGTERM reaches this process only; the launcher passes the same signal on to every worker once (finish the
+    step, checkpoint, exit 130/143), and this process then exits with that code."""
+    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    def forward(signum, frame):
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signum)
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    logs = tempfile.TemporaryDirectory(prefix="ganctl-launcher-")  # the launcher's error files, removed after
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=devices, rdzv_backend="c10d",
+                          rdzv_endpoint="localhost:0", run_id=f"ganctl-{os.getpid()}", max_restarts=0,
+                          monitor_interval=0.1, shutdown_timeout=SHUTDOWN_S, logs_specs=DefaultLogsSpecs(logs.name))
+    command = ["-m", "ganctl", "train", *overrides, f"hydra.run.dir={run_dir}"]
+    quiet = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.distributed.launcher")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:  # the workers say what went wrong, in one line; the launcher's own report is pages long
+        logger.setLevel(logging.CRITICAL)
     try:
-        return watch(workers)
+        elastic_launch(config, sys.executable)(*command)
+        return 0
+    except ChildFailedError as error:
+        code = error.get_first_failure()[1].exitcode
+        return code if code > 0 else 128 - code  # a worker killed by signal s: -s, as the shell reports 128 + s
+    except SignalException as error:
+        return 128 + int(error.sigval)  # the workers got the same signal and have checkpointed
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def watch(workers: list[subprocess.Popen], poll_s: float = 0.2, grace_s: float = 10.0) -> int:
-    """Wait for every worker; when one fails (a non-zero exit, a kill), end the others too: the survivors would
-    otherwise wait in their next collective until the group's timeout (hours), and under NCCL nothing else notices.
-    Each survivor gets SIGTERM (finish the step, checkpoint, exit) and, after grace_s, SIGKILL. Returns the first
-    failing worker's exit code, or 0."""
-    while True:
-        codes = [worker.poll() for worker in workers]
-        failed = [c for c in codes if c not in (None, 0)]
-        if failed:
-            break
-        if all(c == 0 for c in codes):
-            return 0
-        time.sleep(poll_s)
-    for worker in workers:
-        if worker.poll() is None:
-            worker.terminate()
-    deadline = time.monotonic() + grace_s
-    for worker in workers:
-        try:
-            worker.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    return failed[0]
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
+        logs.cleanup()
 
 
 def check_devices(devices: int, device: torch.device, batch_size: int) -> None:
