@@ -68,7 +68,7 @@ bench-images: setup
 	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
 	  train.steps=$(IMAGES_STEPS) train.threads=1 train.progress=false hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$(IMAGES_JOBS) hydra.sweep.dir=$(IMAGES_DIR) && \
-	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(IMAGES_JOBS) jobs at once"
+	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc --all) cores, $(IMAGES_JOBS) jobs at once"
 	$(PY) benchmarks/image_reference.py data=fashion_mnist > $(IMAGES_DIR)/reference.json
 	$(VENV)/bin/ganctl report --spread sem $(IMAGES_DIR)
 	cd benchmarks && ../$(PY) images_table.py ../$(IMAGES_DIR)/report.json ../$(IMAGES_DIR)/reference.json raw
@@ -79,7 +79,7 @@ bench-modes: setup
 	  train.progress=false hydra/launcher=joblib hydra.launcher.n_jobs=$(MODES_JOBS) hydra.sweep.dir=$(MODES_DIR) \
 	  $(MODES_ARGS) && \
 	$(VENV)/bin/ganctl report --spread sem $(MODES_DIR) && \
-	echo "bench-modes: $$(( $$(date +%s) - start )) s of wall time on $$(nproc) cores, $(MODES_JOBS) jobs at once"
+	echo "bench-modes: $$(( $$(date +%s) - start )) s of wall time on $$(nproc --all) cores, $(MODES_JOBS) jobs at once"
 
 # Real images for the image benchmark: Debian's dataset-fashion-mnist package puts Fashion-MNIST's four IDX files in
 # /usr/share/datasets/fashion-mnist, where data=fashion_mnist and data=stacked_fashion_mnist look by default.
