@@ -43,7 +43,7 @@ def stacked_mnist(path: str | Path, n_train: int = 128_000, n_test: int = 26_000
     n_train = require_positive_int("n_train", n_train)
     n_test = require_positive_int("n_test", n_test)
     seed = require_seed(seed)
-    digits = mnist(path, name=channel_name, missing=missing)  # a missing folder or file fails here, with the MNIST loader's own message
+    digits = mnist(path, name=channel_name, missing=missing)  # a missing file fails here, in the loader's words
     folder = Path(path).expanduser().absolute()
     # Two numpy generators seeded from (seed, 0) and (seed, 1): the test triples do not change with n_train.
     train, train_labels = _stack(digits.train, digits.train_labels, n_train, np.random.default_rng([seed, 0]),

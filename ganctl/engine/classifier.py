@@ -20,11 +20,11 @@ from ganctl.data.base import Dataset
 from ganctl.engine import build, checkpoint
 from ganctl.engine.config import CONF_DIR, register
 from ganctl.errors import UserError
-from ganctl.metrics.classifier import Classifier, classifier_state
+from ganctl.metrics.classifier import DEFAULT_DIR, Classifier, classifier_state
 
 log = logging.getLogger("ganctl")
 
-OUT_DIR = Path("outputs") / "classifiers"  # default file: OUT_DIR / "<data name>.pt", relative to the working folder
+OUT_DIR = DEFAULT_DIR  # default file: OUT_DIR / "<data name>.pt", relative to the working folder
 LABELLED = ("digits, mnist, fashion_mnist, stacked_mnist, cifar10, image_folder with one sub-folder per class, "
             "or array with labels")
 

@@ -154,11 +154,9 @@ def launch(devices: int, overrides: list[str], run_dir: str) -> int:
     (SIGTERM, then SIGKILL after SHUTDOWN_S), on gloo and NCCL alike, and leaves no process behind. Ctrl-C or
     SIGTERM reaches this process only; the launcher passes the same signal on to every worker once (finish the
     step, checkpoint, exit 130/143), and this process then exits with that code."""
-    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 
     logs = tempfile.TemporaryDirectory(prefix="ganctl-launcher-")  # the launcher's error files, removed after
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=devices, rdzv_backend="c10d",

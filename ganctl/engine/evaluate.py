@@ -36,6 +36,7 @@ EVAL_SEED_OFFSET = 1000  # the evaluation noise stream is fixed per run and inde
 # Why an input can be missing, for the warning of a skipped metric (default: the data set provides none).
 NO_PROBS = "metrics.features=raw gives no class probabilities; set metrics.features=classifier or inception"
 MISSING_WHY = {"probs": NO_PROBS, "real_probs": NO_PROBS}
+_skips_said: set[tuple[str, str]] = set()  # (metric, reason) already warned about in this process
 
 
 @torch.inference_mode()
@@ -85,8 +86,10 @@ def compute_metrics(metrics: DictConfig, real, fake, context: dict) -> dict[str,
         missing = [k for k in free if k not in inputs and accepted[k].default is inspect.Parameter.empty]
         if missing:
             # e.g. mode coverage on data without known modes: say so rather than fail the whole evaluation
-            why = dict.fromkeys(MISSING_WHY.get(k, "the data set provides none") for k in missing)
-            log.warning("metric %s: skipped, it needs %s: %s", name, ", ".join(missing), "; ".join(why))
+            why = "; ".join(dict.fromkeys(MISSING_WHY.get(k, "the data set provides none") for k in missing))
+            if (name, why) not in _skips_said:  # once per process: an averaged G is scored twice, sweeps often
+                _skips_said.add((name, why))
+                log.warning("metric %s: skipped, it needs %s: %s", name, ", ".join(missing), why)
             continue
         # The real set's (cached) statistics stand in for its features, which then need not be extracted.
         stats_instead = "real_stats" in free and "real_stats" in inputs

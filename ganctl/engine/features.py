@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from ganctl.engine.classifier import OUT_DIR as CLASSIFIER_DIR
 from ganctl.errors import UserError
-from ganctl.metrics.classifier import TRAIN_HINT, load_classifier
+from ganctl.metrics.classifier import TRAIN_HINT, check_trained_on, load_classifier
 from ganctl.metrics.inception import load_inception
 
 log = logging.getLogger("ganctl")
@@ -183,10 +183,9 @@ def resolve(settings: DictConfig, data_name: str | None, images: bool) -> str:
     if key not in _said_once:
         _said_once.add(key)
         where = f"no classifier for {data_name} at {path}" if path else "no classifier given (metrics.classifier)"
-        log.warning("metrics.features=auto: %s, so the metrics compare raw pixels and skip the Inception Score; "
-                    "`ganctl classifier data=%s` makes one for later runs (`ganctl evaluate RUN metrics.features=classifier` "
-                    "then scores this one with it)",
-                    where, data_name or "...")
+        log.warning("metrics.features=auto: %s, so the metrics compare raw pixels and skip the class-probability "
+                    "ones; `ganctl classifier data=%s` makes one for later runs (`ganctl evaluate RUN "
+                    "metrics.features=classifier` then scores this one with it)", where, data_name or "...")
     return "raw"
 
 
@@ -201,12 +200,11 @@ def resolved(settings: DictConfig, data_name: str | None, images: bool) -> DictC
     return copy
 
 
-def extractor(settings: DictConfig, data_name: str | None, device: torch.device,
-              images: bool = True) -> Extractor | None:
+def extractor(settings: DictConfig, data_name: str | None, device: torch.device) -> Extractor | None:
     """The network metrics.features names, loaded on `device`; None for raw features. A missing file is one
     UserError that says which key to set and how to get the file; a classifier trained on another data set than
     data_name is refused (its features and classes describe that set, not this one)."""
-    chosen = resolve(settings, data_name, images)
+    chosen = resolve(settings, data_name, images=True)  # callers resolve first (score, train); images if left to here
     if chosen == "raw":
         precision(settings)  # no network runs, but a typo fails wherever it is set
         return None
@@ -222,10 +220,9 @@ def extractor(settings: DictConfig, data_name: str | None, device: torch.device,
             raise UserError(f"no classifier at {path} (metrics.classifier); {TRAIN_HINT} or set "
                             f"metrics.classifier=PATH")
         net = load_classifier(path)
-        if data_name is not None and net.data != data_name:
-            raise UserError(f"the classifier {path} was trained on {net.data}, not {data_name}: its features and "
-                            f"classes describe that data set; make one with `ganctl classifier data={data_name}` "
-                            f"or set metrics.classifier to one trained on {data_name}")
+        if data_name is not None:
+            check_trained_on(net, data_name, f"not {data_name}: its features and classes describe that data set",
+                             "metrics.classifier")
         return Extractor("classifier", path, net.to(device), classifier_outputs, numbers)
     path = settings.get("inception_weights")
     net = load_inception(path)  # an unset or missing path: one line saying where to download the file

@@ -35,6 +35,7 @@ from ganctl.metrics.weights_file import load_weights_file
 FEATURES = 128  # size of the penultimate layer, what features() returns
 KEYS = ("state_dict", "in_channels", "side", "classes", "data", "test_accuracy")
 TRAIN_HINT = "train one with `ganctl classifier data=mnist data.path=...`"
+DEFAULT_DIR = Path("outputs") / "classifiers"  # `ganctl classifier` saves DEFAULT_DIR / "<data name>.pt" here
 
 
 class Classifier(nn.Module):
@@ -87,6 +88,14 @@ def classifier_state(net: Classifier, data: str, test_accuracy: float) -> dict:
         "data": str(data),
         "test_accuracy": float(test_accuracy),
     }
+
+
+def check_trained_on(net: Classifier, data_name: str, why: str, key: str) -> None:
+    """Refuse a classifier trained on another data set than data_name: its features and classes describe that
+    set. `why` completes "trained on <its set>, ..."; `key` is the config key that names another file."""
+    if net.data != data_name:
+        raise UserError(f"the classifier {net.file} was trained on {net.data}, {why}; make one with `ganctl "
+                        f"classifier data={data_name}` or set {key} to one trained on {data_name}")
 
 
 def load_classifier(path: str | Path) -> Classifier:

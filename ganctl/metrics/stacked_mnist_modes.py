@@ -26,11 +26,10 @@ The classifier's own errors count as generator errors; its test accuracy is stor
 import torch
 
 from ganctl.errors import UserError
-from ganctl.metrics.classifier import TRAIN_HINT, Classifier, load_classifier
+from ganctl.metrics.classifier import DEFAULT_DIR, TRAIN_HINT, Classifier, check_trained_on, load_classifier
 
 CHANNELS = 3
 MODES = 10**CHANNELS
-CLASSIFIER_DIR = "outputs/classifiers"  # where `ganctl classifier data=<name>` saves <name>.pt
 
 
 @torch.inference_mode()
@@ -66,12 +65,10 @@ def stacked_mnist_modes(*, fake, classifier: str | None = None, channel_data: st
     Returns {"stacked_modes", "stacked_kl"} as floats; runs on fake's device.
     """
     fake = torch.as_tensor(fake)
-    classifier = classifier or f"{CLASSIFIER_DIR}/{channel_data}.pt"
+    classifier = classifier or DEFAULT_DIR / f"{channel_data}.pt"
     net = load_classifier(classifier)
-    if net.data != channel_data:
-        raise UserError(f"stacked_mnist_modes: the classifier {classifier} was trained on {net.data}, but these "
-                        f"images stack {channel_data} channels; make one with `ganctl classifier "
-                        f"data={channel_data}` or set metrics.stacked_mnist_modes.classifier")
+    check_trained_on(net, channel_data, f"but these images stack {channel_data} channels",
+                     "metrics.stacked_mnist_modes.classifier")
     if net.in_channels != 1 or net.classes != 10:
         raise UserError(f"stacked_mnist_modes reads each channel with a one-channel 10-digit classifier; "
                         f"{classifier} (trained on {net.data}) has {net.in_channels} channel(s) and {net.classes} "

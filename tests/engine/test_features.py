@@ -112,7 +112,8 @@ def test_cache_key_depends_on_the_weights_file_and_the_real_set(tmp_path):
     assert key(weights, real, n=2) != key(weights, real)
 
 
-def test_raw_features_skip_the_inception_score_with_a_clear_warning(caplog):
+def test_raw_features_skip_the_inception_score_with_a_clear_warning(caplog, monkeypatch):
+    monkeypatch.setattr("ganctl.engine.evaluate._skips_said", set())  # warned once per process: start afresh
     real = torch.randn(20, 3)
     with caplog.at_level(logging.WARNING, logger="ganctl"):
         out = score(settings("metrics=[is,mmd]"), real, real + 1, {}, CPU, SOURCE)
