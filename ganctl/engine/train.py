@@ -1,4 +1,4 @@
-"""The training loop: one function, top to bottom, in the manner of nanoGPT's train.py.
+"""The training loop, top to bottom, in the manner of nanoGPT's train.py.
 
 setup (seed, device, data, networks, method, optimisers, resume) -> loop (D steps, G step, log, sample,
 evaluate, checkpoint) -> final evaluation. The method decides how the losses are formed; this file never asks
@@ -167,301 +167,341 @@ def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dic
 
 
 def train(cfg: DictConfig, run_dir: Path) -> float | None:
+    """Train one run in `run_dir`: setup, the loop, the final evaluation; returns the monitored metric (rank 0)."""
+    run = Trainer(cfg, run_dir)
+    run.loop()
+    return run.finish()
+
+
+class Trainer:
+    """One training run. Its state lives in attributes (step, best, nets, optimisers), read top to bottom:
+    __init__ sets up (device, data, networks, optimisers, resume), `one_step` is one D/G update, `loop` repeats it
+    with logging, pictures, evaluation and checkpoints, and `finish` evaluates and reports. Fault handling sits
+    behind two small objects: `faults.Divergence` (train.on_nan) and `StopVote` (signals, agreed across ranks)."""
+
     # ---- setup -------------------------------------------------------------------------------------------
-    device = build.device(cfg.device)
-    ranks = distributed.setup(device)
-    run_dir = Path(ranks.broadcast(str(run_dir)))  # under torchrun, rank 0's folder is the run's folder
-    resume_state, source = None, resume_source(cfg, run_dir)
-    if source:
-        cfg, resume_state = resumed_config(cfg, source)
-    check_train_config(cfg)
-    train_cfg = OmegaConf.to_object(cfg.train)  # a plain dataclass: OmegaConf lookups cost ~10 us each per step
-    if ranks.world > 1:
-        distributed.check_devices(ranks.world, device, train_cfg.batch_size)
-    speed.check(cfg.train, device, ranks.world)
-    if train_cfg.threads is not None:
-        if train_cfg.threads < 1:
-            raise UserError(f"train.threads={train_cfg.threads} must be a positive integer (null: torch's default)")
-        torch.set_num_threads(train_cfg.threads)
-    environment = build.environment(device)
-    torch.manual_seed(cfg.seed)
-    data = build.dataset(cfg)
-    cfg.metrics.features = features.resolve(cfg.metrics, data.name, data.is_image)  # auto: recorded as chosen
-    if cfg.eval.at_end or cfg.train.eval_every:
-        features.extractor(cfg.metrics, data.name, device)  # a missing or foreign classifier fails now, not at the end
-    method = build.method(cfg)
-    g, d = build.networks(cfg, data.shape, method)
-    g_side, d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or with D
-    extra = {**g_side, **d_side}
-    for net in (g, d, *extra.values()):
-        net.to(device)
-    train_data = data.train
-    if fits_on(device, train_data):
-        train_data = train_data.to(device)  # shuffled and indexed on the device: no host copy per step
-    else:
-        log.info("data.train (%.1f GiB) does not fit beside the model: streaming batches from pinned host memory",
-                 train_data.numel() * train_data.element_size() / 2**30)
-    if train_cfg.channels_last:
-        train_data = speed.channels_last([g, d, *extra.values()], train_data)
-    opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())), cfg.optim.lr_g,
-                            cfg, device, capturable=train_cfg.cuda_graphs)
-    opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())), cfg.optim.lr_d,
-                            cfg, device, capturable=train_cfg.cuda_graphs)
-    method.attach_optimizers(opt_g, opt_d)
-    # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
-    # train.batch_unit=packs: the batch counts D's inputs, each a pack of model.pack samples (PacGAN's reference).
-    samples_per_batch = train_cfg.batch_size * (int(cfg.model.get("pack", 1)) if train_cfg.batch_unit == "packs" else 1)
-    batches = BatchSampler(train_data, samples_per_batch, seed=cfg.seed + 1, device=device)
-    noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
-    z_dim, batch_size = cfg.model.z_dim, batches.batch_size
-    if train_cfg.schedule == "simultaneous" and method.n_critic != 1:
-        raise UserError(f"train.schedule=simultaneous steps D and G together, once each: it needs method.n_critic=1, "
-                        f"got {method.n_critic}")
+    def __init__(self, cfg: DictConfig, run_dir: Path):
+        self.device = device = build.device(cfg.device)
+        self.ranks = ranks = distributed.setup(device)
+        run_dir = Path(ranks.broadcast(str(run_dir)))  # under torchrun, rank 0's folder is the run's folder
+        resume_state, source = None, resume_source(cfg, run_dir)
+        if source:
+            cfg, resume_state = resumed_config(cfg, source)
+        check_train_config(cfg)
+        self.cfg, self.run_dir = cfg, run_dir
+        self.train_cfg = train_cfg = OmegaConf.to_object(cfg.train)  # a plain dataclass: OmegaConf lookups cost ~10 us each per step
+        if ranks.world > 1:
+            distributed.check_devices(ranks.world, device, train_cfg.batch_size)
+        speed.check(cfg.train, device, ranks.world)
+        if train_cfg.threads is not None:
+            if train_cfg.threads < 1:
+                raise UserError(f"train.threads={train_cfg.threads} must be a positive integer (null: torch's default)")
+            torch.set_num_threads(train_cfg.threads)
+        self.environment = build.environment(device)
+        torch.manual_seed(cfg.seed)
+        self.data = data = build.dataset(cfg)
+        cfg.metrics.features = features.resolve(cfg.metrics, data.name, data.is_image)  # auto: recorded as chosen
+        if cfg.eval.at_end or cfg.train.eval_every:
+            features.extractor(cfg.metrics, data.name, device)  # a missing or foreign classifier fails now, not at the end
+        self.method = method = build.method(cfg)
+        self.g, self.d = g, d = build.networks(cfg, data.shape, method)
+        g_side, d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or with D
+        self.extra = {**g_side, **d_side}
+        self.nets = (g, d, *self.extra.values())
+        for net in self.nets:
+            net.to(device)
+        train_data = data.train
+        if fits_on(device, train_data):
+            train_data = train_data.to(device)  # shuffled and indexed on the device: no host copy per step
+        else:
+            log.info("data.train (%.1f GiB) does not fit beside the model: streaming batches from pinned host memory",
+                     train_data.numel() * train_data.element_size() / 2**30)
+        if train_cfg.channels_last:
+            train_data = speed.channels_last(list(self.nets), train_data)
+        self.opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())),
+                                     cfg.optim.lr_g, cfg, device, capturable=train_cfg.cuda_graphs)
+        self.opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())),
+                                     cfg.optim.lr_d, cfg, device, capturable=train_cfg.cuda_graphs)
+        method.attach_optimizers(self.opt_g, self.opt_d)
+        self.params_of = {opt: [p for group in opt.param_groups for p in group["params"]]
+                          for opt in (self.opt_d, self.opt_g)}
+        self.d_params = [p for net in (d, *d_side.values()) for p in net.parameters()]
+        # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
+        # train.batch_unit=packs: the batch counts D's inputs, each a pack of model.pack samples (PacGAN's reference).
+        samples_per_batch = train_cfg.batch_size * (int(cfg.model.get("pack", 1)) if train_cfg.batch_unit == "packs" else 1)
+        self.batches = BatchSampler(train_data, samples_per_batch, seed=cfg.seed + 1, device=device)
+        self.noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+        if train_cfg.schedule == "simultaneous" and method.n_critic != 1:
+            raise UserError(f"train.schedule=simultaneous steps D and G together, once each: it needs method.n_critic=1, "
+                            f"got {method.n_critic}")
+        self.g_ema = ema.AveragedGenerator(g, train_cfg.ema) if train_cfg.ema else None
+        self.sampler = self.g_ema.module if self.g_ema is not None else g  # samples, pictures and metrics use it
+        self.step, self.best = 0, None
+        if resume_state is not None:
+            self.load_state(resume_state)
 
-    def sample_z():
-        return ranks.shard(torch.randn(batch_size, z_dim, generator=noise, device=device))
+        self.ckpt_dir = run_dir / checkpoint.CHECKPOINT_DIR
+        if ranks.main:
+            check_output_folder(run_dir, state_size(self.nets, (self.opt_g, self.opt_d)))
+        self.tb = TensorBoard(run_dir / "tb", purge_step=self.step or None, enabled=ranks.main)
+        self.tb.config(cfg)
+        log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
+                 f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, train_cfg.steps)
+        log.info("environment: torch %s, %s, %d threads", self.environment["torch"],
+                 self.environment.get("gpu", self.environment["cpu"]), self.environment["threads"])
+        self.fixed_z = torch.randn(64 if data.is_image else 2500, cfg.model.z_dim, device=device,
+                                   generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
-    g_ema = ema.AveragedGenerator(g, train_cfg.ema) if train_cfg.ema else None
-    sampler = g_ema.module if g_ema is not None else g  # the generator that samples, pictures and metrics use
-    step, best = 0, None
-    if resume_state is not None:
-        g.load_state_dict(resume_state["g"])
-        if g_ema is not None:
-            if "g_ema" not in resume_state:
-                raise UserError(f"train.ema={train_cfg.ema} but the resumed run kept no averaged generator; resume "
-                                f"with train.ema=0 or start a new run")
-            g_ema.load_state_dict(resume_state["g_ema"])
-        d.load_state_dict(resume_state["d"])
-        for name, net in extra.items():
-            net.load_state_dict(resume_state["extra"][name])
-        opt_g.load_state_dict(resume_state["opt_g"])
-        opt_d.load_state_dict(resume_state["opt_d"])
-        batches.load_state_dict(resume_state["batches"])
-        noise.set_state(resume_state["rng"]["noise"])
-        torch.set_rng_state(resume_state["rng"]["torch"])
-        if device.type == "cuda" and "cuda" in resume_state["rng"]:
-            torch.cuda.set_rng_state(resume_state["rng"]["cuda"], device)
-        step, best = resume_state["step"], resume_state.get("best")
-        if step >= train_cfg.steps:
-            raise UserError(f"the resumed run is already at step {step}; set train.steps above {step} to continue")
+        self.divergence = faults.Divergence(train_cfg.on_nan, {"g": g, "d": d, **self.extra}, ranks, device,
+                                            self.ckpt_dir)
+        self.stop = StopOnSignal(announce=ranks.main)  # its handlers are installed for the loop only
+        self.stop_vote = StopVote(self.stop, ranks.world)
+        self.d_loss, self.g_loss = method.discriminator_step, method.generator_step
+        if train_cfg.compile:
+            self.d_loss, self.g_loss = (speed.compiled(fn, name, method.double_backward)
+                                        for fn, name in ((self.d_loss, "d"), (self.g_loss, "g")))
+        self.forward_precision = speed.autocast(train_cfg.precision, device)
+        if train_cfg.cuda_graphs:
+            self.one_step = speed.GraphedStep(self.one_step, [self.opt_d, self.opt_g])
 
-    def state() -> dict:
-        rng = {"torch": torch.get_rng_state(), "noise": noise.get_state()}
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(device)
+    def load_state(self, state: dict) -> None:
+        """Continue from a checkpoint's state: weights, optimisers, data order, random streams, step."""
+        self.g.load_state_dict(state["g"])
+        if self.g_ema is not None:
+            if "g_ema" not in state:
+                raise UserError(f"train.ema={self.train_cfg.ema} but the resumed run kept no averaged generator; "
+                                f"resume with train.ema=0 or start a new run")
+            self.g_ema.load_state_dict(state["g_ema"])
+        self.d.load_state_dict(state["d"])
+        for name, net in self.extra.items():
+            net.load_state_dict(state["extra"][name])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.batches.load_state_dict(state["batches"])
+        self.noise.set_state(state["rng"]["noise"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.step, self.best = state["step"], state.get("best")
+        if self.step >= self.train_cfg.steps:
+            raise UserError(f"the resumed run is already at step {self.step}; set train.steps above {self.step} to continue")
+
+    def state(self) -> dict:
+        """Everything a resumed run needs to continue bitwise (see load_state)."""
+        rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "step": step, "best": best, "config": OmegaConf.to_yaml(cfg, resolve=True),
-            "data_shape": list(data.shape), "modes": data.modes,
-            "g": g.state_dict(), "d": d.state_dict(), "extra": {k: m.state_dict() for k, m in extra.items()},
-            **({"g_ema": g_ema.state_dict()} if g_ema is not None else {}),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "batches": batches.state_dict(), "rng": rng,
+            "step": self.step, "best": self.best, "config": OmegaConf.to_yaml(self.cfg, resolve=True),
+            "data_shape": list(self.data.shape), "modes": self.data.modes,
+            "g": self.g.state_dict(), "d": self.d.state_dict(),
+            "extra": {k: m.state_dict() for k, m in self.extra.items()},
+            **({"g_ema": self.g_ema.state_dict()} if self.g_ema is not None else {}),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "batches": self.batches.state_dict(),
+            "rng": rng,
         }
 
-    ckpt_dir = run_dir / checkpoint.CHECKPOINT_DIR
-    nets = (g, d, *extra.values())
-    if ranks.main:
-        check_output_folder(run_dir, state_size(nets, (opt_g, opt_d)))
-    tb = TensorBoard(run_dir / "tb", purge_step=step or None, enabled=ranks.main)
-    tb.config(cfg)
-    log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
-             f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, train_cfg.steps)
-    log.info("environment: torch %s, %s, %d threads", environment["torch"], environment.get("gpu", environment["cpu"]),
-             environment["threads"])
-    fixed_z = torch.randn(64 if data.is_image else 2500, z_dim, device=device,
-                          generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
+    # ---- one step ----------------------------------------------------------------------------------------
+    def sample_z(self) -> torch.Tensor:
+        z = torch.randn(self.batches.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
+        return self.ranks.shard(z)
 
-    def grad_norm(net) -> torch.Tensor:
-        norms = [p.grad.norm() for p in net.parameters() if p.grad is not None]
-        return torch.stack(norms).norm() if norms else torch.zeros((), device=device)
+    def one_step(self, reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
+        """n_critic D updates (one per real batch) then one G update; tensors in, tensors out, so that
+        train.cuda_graphs can capture it. Returns the last D outputs, the G outputs and whether all stepped."""
+        if self.train_cfg.schedule == "simultaneous":  # both gradients at the same weights, same batch and noise
+            out_d = self.d_gradients(reals[0], zs[0])
+            out_g = self.g_gradients(reals[0], zs[0])
+            d_stepped = self.d_update(out_d)
+            return out_d, out_g, self.g_update(out_g) & d_stepped
+        all_stepped = True
+        for real, z in zip(reals, zs):
+            out_d = self.d_gradients(real, z)
+            all_stepped &= self.d_update(out_d)
+        out_g = self.g_gradients(reals[-1], zs[-1])
+        all_stepped &= self.g_update(out_g)
+        return out_d, out_g, all_stepped
 
-    def picture(at: int) -> None:
-        if not ranks.main:
-            return
-        sampler.eval()
-        with torch.inference_mode():
-            pic = sample_picture(sampler(fixed_z), data.modes)
-        sampler.train()
-        save_png(pic, run_dir / "samples" / f"step_{at:07d}.png")
-        tb.picture("samples", pic, at)
+    def d_gradients(self, real: torch.Tensor, z: torch.Tensor) -> dict:
+        for p in self.d_params:
+            p.requires_grad_(True)
+        with self.forward_precision:
+            out_d = self.d_loss(self.g, self.d, real, z)
+        self.opt_d.zero_grad(set_to_none=True)
+        out_d["loss"].backward()
+        for p in self.d_params:
+            p.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
+        return out_d
 
-    divergence = faults.Divergence(train_cfg.on_nan, {"g": g, "d": d, **extra}, ranks, device, ckpt_dir)
-    params_of = {opt: [p for group in opt.param_groups for p in group["params"]] for opt in (opt_d, opt_g)}
-    stop = StopOnSignal(announce=ranks.main)  # its handlers are installed for the loop only (below)
-    stop_vote = StopVote(stop, ranks.world)
+    def g_gradients(self, real: torch.Tensor, z: torch.Tensor) -> dict:
+        with self.forward_precision:
+            out_g = self.g_loss(self.g, self.d, real, z)
+        self.opt_g.zero_grad(set_to_none=True)
+        out_g["loss"].backward()
+        return out_g
 
-    def apply_update(opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
+    def d_update(self, out_d: dict) -> bool:
+        stepped = self.apply_update(self.opt_d, out_d["loss"], "d")
+        if stepped:
+            self.method.after_discriminator_step(self.d)
+        return stepped
+
+    def g_update(self, out_g: dict) -> bool:
+        stepped = self.apply_update(self.opt_g, out_g["loss"], "g", vote=True)
+        if stepped and self.g_ema is not None:
+            self.g_ema.update(self.g)
+        return stepped
+
+    def apply_update(self, opt, loss: torch.Tensor, name: str, vote: bool = False) -> bool:
         """Average gradients over ranks, then step `opt` unless on_nan=skip_step finds a non-finite loss or
         gradient; returns whether it stepped. With `vote`, the ranks' stop requests ride in the same all-reduce."""
-        flags = divergence.flags(loss)
-        if vote and ranks.world > 1:
-            flags.append(stop_vote.flag(device))
-        params = params_of[opt]
-        reduced = ranks.average_gradients(params, flags)
-        if vote and ranks.world > 1:
-            stop_vote.count(reduced[-1])
-        if divergence.skip and not divergence.keep_update(reduced[0], params, opt, name, step):
+        flags = self.divergence.flags(loss)
+        voting = vote and self.ranks.world > 1
+        if voting:
+            flags.append(self.stop_vote.flag(self.device))
+        params = self.params_of[opt]
+        reduced = self.ranks.average_gradients(params, flags)
+        if voting:
+            self.stop_vote.count(reduced[-1])
+        if self.divergence.skip and not self.divergence.keep_update(reduced[0], params, opt, name, self.step):
             return False
         opt.step()
         return True
 
-    d_loss, g_loss = method.discriminator_step, method.generator_step
-    d_params = [p for net in (d, *d_side.values()) for p in net.parameters()]
-    if train_cfg.compile:
-        d_loss, g_loss = (speed.compiled(fn, name, method.double_backward) for fn, name in ((d_loss, "d"), (g_loss, "g")))
-    forward_precision = speed.autocast(train_cfg.precision, device)
+    def set_learning_rates(self) -> None:
+        if self.train_cfg.lr_decay == "linear":
+            remaining = 1 - self.step / self.train_cfg.steps
+            for opt, base in ((self.opt_d, self.cfg.optim.lr_d), (self.opt_g, self.cfg.optim.lr_g)):
+                for group in opt.param_groups:
+                    group["lr"] = base * remaining
 
-    def d_gradients(real: torch.Tensor, z: torch.Tensor) -> dict:
-        for p in d_params:
-            p.requires_grad_(True)
-        with forward_precision:
-            out_d = d_loss(g, d, real, z)
-        opt_d.zero_grad(set_to_none=True)
-        out_d["loss"].backward()
-        for p in d_params:
-            p.requires_grad_(False)  # G's backward needs gradients through D, not for D's weights
-        return out_d
+    # ---- loop --------------------------------------------------------------------------------------------
+    def loop(self) -> None:
+        train_cfg, ranks, divergence = self.train_cfg, self.ranks, self.divergence
+        stats = Accumulator()
+        progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                            disable=not (train_cfg.progress and ranks.main))
+        task = progress.add_task("train", total=train_cfg.steps, completed=self.step, info="")
+        t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), self.step
+        self.g.train()
+        self.d.train()
+        with ExitStack() as scope:
+            scope.enter_context(self.stop)
+            scope.enter_context(progress)
+            while self.step < train_cfg.steps:
+                log_now = (self.step + 1) % train_cfg.log_every == 0 or self.step + 1 == train_cfg.steps
 
-    def g_gradients(real: torch.Tensor, z: torch.Tensor) -> dict:
-        with forward_precision:
-            out_g = g_loss(g, d, real, z)
-        opt_g.zero_grad(set_to_none=True)
-        out_g["loss"].backward()
-        return out_g
+                self.set_learning_rates()
+                reals = [ranks.shard(self.batches.next()) for _ in range(self.method.n_critic)]
+                zs = [self.sample_z() for _ in range(self.method.n_critic + 1)]  # noise and data: independent generators
+                out_d, out_g, stepped = self.one_step(reals, zs)
+                stop_now = self.stop_vote.now
+                if log_now:
+                    stats.add("grad/", {"d": grad_norm(self.d, self.device), "g": grad_norm(self.g, self.device)})
+                self.step += 1
+                step = self.step
 
-    def d_update(out_d: dict) -> bool:
-        stepped = apply_update(opt_d, out_d["loss"], "d")
-        if stepped:
-            method.after_discriminator_step(d)
-        return stepped
+                if not divergence.skip:
+                    divergence.record(step, out_d["loss"], out_g["loss"])
+                if stepped:  # a skipped update's NaN would poison the logged means
+                    stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
+                    stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
 
-    def g_update(out_g: dict) -> bool:
-        stepped = apply_update(opt_g, out_g["loss"], "g", vote=True)
-        if stepped and g_ema is not None:
-            g_ema.update(g)
-        return stepped
+                if log_now:
+                    values = stats.flush(ranks.mean)  # the only host sync of a step
+                    now = time.perf_counter()
+                    values["speed/steps_per_s"] = (step - step_last) / max(now - t_last, 1e-9)
+                    t_last, step_last = now, step
+                    if divergence.skip:
+                        values.update(divergence.counts())
+                    self.tb.scalars(values, step)
+                    if not divergence.skip:
+                        divergence.check(step)
+                        divergence.check_logged(values, step)
+                    if "loss/d" in values:
+                        progress.update(task, completed=step, info=f"D {values['loss/d']:.4f}  G {values['loss/g']:.4f}"
+                                                                   f"  {values['speed/steps_per_s']:.0f} steps/s")
+                if stop_now:
+                    self.stop_here()
+                if step % train_cfg.sample_every == 0 or step == train_cfg.steps:
+                    self.picture()
+                if train_cfg.eval_every and step % train_cfg.eval_every == 0 and step < train_cfg.steps and ranks.main:
+                    metrics = self.evaluate_and_keep_best()
+                    self.tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
+                if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps:
+                    self.save_checkpoint("last.pt")
+        self.wall = time.perf_counter() - t_start
 
-    def one_step(reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
-        """n_critic D updates (one per real batch) then one G update; tensors in, tensors out, so that
-        train.cuda_graphs can capture it. Returns the last D outputs, the G outputs and whether all stepped."""
-        if train_cfg.schedule == "simultaneous":  # both gradients at the same weights, same batch and noise
-            out_d = d_gradients(reals[0], zs[0])
-            out_g = g_gradients(reals[0], zs[0])
-            d_stepped = d_update(out_d)
-            return out_d, out_g, g_update(out_g) & d_stepped
-        all_stepped = True
-        for real, z in zip(reals, zs):
-            out_d = d_gradients(real, z)
-            all_stepped &= d_update(out_d)
-        out_g = g_gradients(reals[-1], zs[-1])
-        all_stepped &= g_update(out_g)
-        return out_d, out_g, all_stepped
+    def stop_here(self) -> None:
+        """A signal asked the run to stop: keep a checkpoint to resume from and exit with the signal's code."""
+        self.save_checkpoint("last.pt")
+        signum = self.ranks.broadcast(self.stop.signum) or signal.SIGTERM
+        if self.ranks.main:
+            log.warning("stopped at step %d by %s; checkpoint: %s. Continue with:  ganctl train train.resume=%s",
+                        self.step, signal.Signals(signum).name, self.ckpt_dir / "last.pt", self.run_dir)
+        self.tb.close()
+        raise SystemExit(exit_code(signum))
 
-    if train_cfg.cuda_graphs:
-        one_step = speed.GraphedStep(one_step, [opt_d, opt_g])
+    def picture(self) -> None:
+        if not self.ranks.main:
+            return
+        self.sampler.eval()
+        with torch.inference_mode():
+            pic = sample_picture(self.sampler(self.fixed_z), self.data.modes)
+        self.sampler.train()
+        save_png(pic, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+        self.tb.picture("samples", pic, self.step)
 
-    def save_checkpoint(name: str) -> None:
-        if not divergence.skip:
-            divergence.check(step)  # never write NaN weights over a good checkpoint
-        if ranks.main:
-            checkpoint.save(state(), ckpt_dir / name, previous=ckpt_dir / "previous.pt" if name == "last.pt" else None)
+    def save_checkpoint(self, name: str) -> None:
+        if not self.divergence.skip:
+            self.divergence.check(self.step)  # never write NaN weights over a good checkpoint
+        if self.ranks.main:
+            previous = self.ckpt_dir / "previous.pt" if name == "last.pt" else None
+            checkpoint.save(self.state(), self.ckpt_dir / name, previous=previous)
 
-    def evaluate_and_keep_best(progress: bool = False) -> dict[str, float]:
+    def evaluate_and_keep_best(self, progress: bool = False) -> dict[str, float]:
         """Score the generator; with train.eval_every, keep checkpoints/best.pt by eval.monitor. progress: a bar
         for feature extraction (not inside the training loop's own bar)."""
-        nonlocal best
-        metrics = evaluate(sampler, cfg, data, device, progress)
-        if g_ema is not None:  # the raw G beside the averaged one, to see what the average buys
-            metrics.update({f"raw_{k}": v for k, v in evaluate(g, cfg, data, device, progress).items()})
+        cfg, data, device = self.cfg, self.data, self.device
+        metrics = evaluate(self.sampler, cfg, data, device, progress)
+        if self.g_ema is not None:  # the raw G beside the averaged one, to see what the average buys
+            metrics.update({f"raw_{k}": v for k, v in evaluate(self.g, cfg, data, device, progress).items()})
         value = metrics.get(cfg.eval.monitor)
         if value is None:
             log.warning("eval.monitor=%s is not among the computed metrics (%s): no best.pt, nothing for a "
                         "sweeper to minimise", cfg.eval.monitor, ", ".join(metrics))
-        elif train_cfg.eval_every and is_better(value, best, cfg.eval.monitor_mode):
-            best = value
-            checkpoint.save(state(), ckpt_dir / "best.pt")
+        elif self.train_cfg.eval_every and is_better(value, self.best, cfg.eval.monitor_mode):
+            self.best = value
+            checkpoint.save(self.state(), self.ckpt_dir / "best.pt")
         return metrics
 
-    # ---- loop --------------------------------------------------------------------------------------------
-    stats = Accumulator()
-    progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                        TimeRemainingColumn(), disable=not (train_cfg.progress and ranks.main))
-    task = progress.add_task("train", total=train_cfg.steps, completed=step, info="")
-    t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), step
-    g.train()
-    d.train()
-    with ExitStack() as scope:
-        scope.enter_context(stop)
-        scope.enter_context(progress)
-        while step < train_cfg.steps:
-            log_now = (step + 1) % train_cfg.log_every == 0 or step + 1 == train_cfg.steps
+    # ---- finish ------------------------------------------------------------------------------------------
+    def finish(self) -> float | None:
+        """Rank 0 evaluates the final generator, writes metrics.json and says where everything is."""
+        if not self.ranks.main:
+            return None
+        cfg, step, ckpt_dir, run_dir = self.cfg, self.step, self.ckpt_dir, self.run_dir
+        result = None
+        if cfg.eval.at_end:
+            metrics = self.evaluate_and_keep_best(progress=self.train_cfg.progress)
+            result = metrics.get(cfg.eval.monitor)
+            write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
+                       n=eval_size(cfg, self.data), wall_time_s=round(self.wall, 3), environment=self.environment)
+            self.tb.hparams(cfg, {**metrics, "wall_time_s": self.wall}, step)
+            for key, value in metrics.items():
+                log.info("%s = %.6g", key, value)
+        self.tb.close()
+        log.info("done: %d steps in %.1f s", step, self.wall)
+        log.info("run folder:  %s", run_dir)
+        log.info("checkpoint:  %s", ckpt_dir / "last.pt")
+        log.info("samples:     %s", run_dir / "samples")
+        if cfg.eval.at_end:
+            log.info("metrics:     %s", run_dir / "metrics.json")
+        log.info("TensorBoard: tensorboard --logdir %s", run_dir / "tb")
+        return result
 
-            if train_cfg.lr_decay == "linear":
-                for opt, base in ((opt_d, cfg.optim.lr_d), (opt_g, cfg.optim.lr_g)):
-                    for group in opt.param_groups:
-                        group["lr"] = base * (1 - step / train_cfg.steps)
-            reals = [ranks.shard(batches.next()) for _ in range(method.n_critic)]
-            zs = [sample_z() for _ in range(method.n_critic + 1)]  # noise and data: independent generators
-            out_d, out_g, stepped = one_step(reals, zs)
-            stop_now = stop_vote.now
-            if log_now:
-                stats.add("grad/", {"d": grad_norm(d), "g": grad_norm(g)})
-            step += 1
 
-            if not divergence.skip:
-                divergence.record(step, out_d["loss"], out_g["loss"])
-            if stepped:  # a skipped update's NaN would poison the logged means
-                stats.add("loss/", {"d": out_d["loss"], "g": out_g["loss"]})
-                stats.add("method/", {k: v for k, v in chain(out_d.items(), out_g.items()) if k != "loss"})
-
-            if log_now:
-                values = stats.flush(ranks.mean)  # the only host sync of a step
-                now = time.perf_counter()
-                values["speed/steps_per_s"] = (step - step_last) / max(now - t_last, 1e-9)
-                t_last, step_last = now, step
-                if divergence.skip:
-                    values.update(divergence.counts())
-                tb.scalars(values, step)
-                if not divergence.skip:
-                    divergence.check(step)
-                    divergence.check_logged(values, step)
-                if "loss/d" in values:
-                    progress.update(task, completed=step, info=f"D {values['loss/d']:.4f}  G {values['loss/g']:.4f}"
-                                                               f"  {values['speed/steps_per_s']:.0f} steps/s")
-            if stop_now:
-                save_checkpoint("last.pt")
-                signum = ranks.broadcast(stop.signum) or signal.SIGTERM
-                if ranks.main:
-                    log.warning("stopped at step %d by %s; checkpoint: %s. Continue with:  ganctl train "
-                                "train.resume=%s", step, signal.Signals(signum).name, ckpt_dir / "last.pt", run_dir)
-                tb.close()
-                raise SystemExit(exit_code(signum))
-            if step % train_cfg.sample_every == 0 or step == train_cfg.steps:
-                picture(step)
-            if train_cfg.eval_every and step % train_cfg.eval_every == 0 and step < train_cfg.steps and ranks.main:
-                metrics = evaluate_and_keep_best()
-                tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
-            if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps:
-                save_checkpoint("last.pt")
-    wall = time.perf_counter() - t_start
-    if not ranks.main:
-        return None  # rank 0 evaluates and reports
-
-    # ---- final evaluation --------------------------------------------------------------------------------
-    result = None
-    if cfg.eval.at_end:
-        metrics = evaluate_and_keep_best(progress=train_cfg.progress)
-        result = metrics.get(cfg.eval.monitor)
-        write_json(metrics, run_dir / "metrics.json", step=step, checkpoint=str(ckpt_dir / "last.pt"),
-                   n=eval_size(cfg, data), wall_time_s=round(wall, 3), environment=environment)
-        tb.hparams(cfg, {**metrics, "wall_time_s": wall}, step)
-        for key, value in metrics.items():
-            log.info("%s = %.6g", key, value)
-    tb.close()
-    log.info("done: %d steps in %.1f s", step, wall)
-    log.info("run folder:  %s", run_dir)
-    log.info("checkpoint:  %s", ckpt_dir / "last.pt")
-    log.info("samples:     %s", run_dir / "samples")
-    if cfg.eval.at_end:
-        log.info("metrics:     %s", run_dir / "metrics.json")
-    log.info("TensorBoard: tensorboard --logdir %s", run_dir / "tb")
-    return result
+def grad_norm(net, device: torch.device) -> torch.Tensor:
+    norms = [p.grad.norm() for p in net.parameters() if p.grad is not None]
+    return torch.stack(norms).norm() if norms else torch.zeros((), device=device)
