@@ -142,26 +142,9 @@ def train(ctx: typer.Context) -> None:
 
         return engine_train.main(cfg)
 
-    run_hydra(task, worker_overrides(list(ctx.args)))
+    from ganctl.engine import ranks  # torch-free: a data-parallel worker's own Hydra folder
 
-
-def worker_overrides(overrides: list[str]) -> list[str]:
-    """Under `torchrun -m ganctl train ...` or `trainer.devices=N` every rank runs this command. Ranks other than 0
-    get a throw-away Hydra folder (in place of any hydra.run.dir) and no Hydra log, so that only rank 0 writes the
-    run folder's .hydra/ and ganctl.log; the training loop then takes rank 0's run folder (engine/distributed.py)."""
-    rank = int(os.environ.get("RANK", "0"))
-    if rank == 0:
-        return overrides
-    overrides = [o for o in overrides if not o.startswith("hydra.run.dir=")]
-    import atexit
-    import shutil
-    import tempfile
-
-    from ganctl.engine.distributed import QUIET_WORKER
-
-    folder = tempfile.mkdtemp(prefix=f"ganctl-rank{rank}-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return [*overrides, f"hydra.run.dir={folder}", *QUIET_WORKER]
+    run_hydra(task, ranks.hydra_overrides(list(ctx.args)))
 
 
 GENERATOR_HELP = ("auto: the averaged generator when the run had train.ema > 0, else G; ema: the averaged one; "
@@ -209,8 +192,9 @@ def evaluate(
         from ganctl.engine import runs
 
         if real is not None or fake is not None:
-            # Typer hands the first extra argument to the optional RUN_DIR: an override is not a run folder.
-            if run_dir is not None and "=" in run_dir and not Path(run_dir).exists():
+            # Typer hands the first extra argument to the optional RUN_DIR. With sample files every positional
+            # argument is a Hydra override (key=value, +key=value, ~key), so it goes back in front of the others.
+            if run_dir is not None and ("=" in run_dir or run_dir.startswith("~")):
                 overrides, run_dir = [run_dir, *overrides], None
             if run_dir is not None or checkpoint is not None:
                 raise UserError("give either a run folder (ganctl evaluate RUN_DIR [--checkpoint ...]) or two sample "
@@ -335,7 +319,9 @@ def list_choices() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    from ganctl.engine import ranks
+
+    if not ranks.launched():
         app()
         return
     code = 0  # a data-parallel worker (torchrun or trainer.devices): leave without the C++ teardown

@@ -29,6 +29,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from ganctl.engine.ranks import launched
 from ganctl.errors import UserError
 
 log = logging.getLogger("ganctl")
@@ -36,15 +37,6 @@ log = logging.getLogger("ganctl")
 # Rank 0 evaluates while the others wait in the next all-reduce: allow for a long evaluation.
 TIMEOUT = timedelta(hours=2)
 SHUTDOWN_S = 120  # trainer.devices: how long a stopping worker may take to write its checkpoint before SIGKILL
-
-
-# Ranks other than 0 neither write Hydra's files nor its log into the run folder.
-QUIET_WORKER = ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
-
-
-def launched() -> bool:
-    """True inside a process started by torchrun or by `trainer.devices=N`."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 @dataclass
@@ -147,7 +139,7 @@ def exit_worker(code: int) -> None:
 
 def launch(devices: int, overrides: list[str], run_dir: str) -> int:
     """`trainer.devices=N` on one machine: run N `ganctl train` processes under torch's elastic launcher (what
-    `torchrun --standalone` runs), all in this run's folder (rank 0 writes; the CLI gives the other ranks a
+    `torchrun --standalone` runs), all in this run's folder (rank 0 writes; engine/ranks.py gives the other ranks a
     throw-away Hydra folder). Returns 0, or the first failing worker's exit code (128 + signal for a kill).
 
     The launcher starts each worker in its own session and watches them: a worker that dies ends the others
