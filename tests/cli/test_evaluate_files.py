@@ -1,6 +1,7 @@
 """`ganctl evaluate --real PATH --fake PATH`: two sets of samples scored without a run, as a user runs it."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sklearn.datasets import load_digits
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
+from ganctl.engine import runs
 from ganctl.engine.runs import evaluate_files
 from ganctl.metrics.inception import WEIGHTS_URL
 from tests.conftest import run_cli
@@ -78,3 +80,19 @@ def test_evaluate_run_and_sample_sets_are_exclusive(tmp_path, monkeypatch, args,
     result = CliRunner().invoke(app, ["evaluate", *args])
     assert result.exit_code == 2 and message in result.stderr and result.exception.__class__ is SystemExit
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_sample_sets_read_positional_arguments_as_overrides_by_their_syntax(tmp_path, monkeypatch):
+    # A folder named like the override exists: the argument is still an override, not a run folder.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "eval.n=100").mkdir()
+    seen = {}
+
+    def fake_evaluate_files(real, fake, overrides, out):
+        seen.update(real=real, fake=fake, overrides=overrides)
+        return {"fid": 1.0}, Path(out)
+
+    monkeypatch.setattr(runs, "evaluate_files", fake_evaluate_files)
+    result = CliRunner().invoke(app, ["evaluate", "--real", "a.npy", "--fake", "b.npy", "eval.n=100", "~metrics"])
+    assert result.exit_code == 0, result.stderr
+    assert seen == {"real": "a.npy", "fake": "b.npy", "overrides": ["eval.n=100", "~metrics"]}
