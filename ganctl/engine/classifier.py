@@ -24,7 +24,6 @@ from ganctl.metrics.classifier import DEFAULT_DIR, Classifier, classifier_state
 
 log = logging.getLogger("ganctl")
 
-OUT_DIR = DEFAULT_DIR  # default file: OUT_DIR / "<data name>.pt", relative to the working folder
 LABELLED = ("digits, mnist, fashion_mnist, stacked_mnist, cifar10, image_folder with one sub-folder per class, "
             "or array with labels")
 
@@ -51,7 +50,7 @@ def run(cfg: DictConfig) -> tuple[float, Path]:
     torch.manual_seed(cfg.seed)
     device = build.device(cfg.device)
     data = build.dataset(cfg)
-    out = Path(settings.out) if settings.out else OUT_DIR / f"{data.name}.pt"
+    out = Path(settings.out) if settings.out else DEFAULT_DIR / f"{data.name}.pt"
     net, accuracy = train_classifier(data, settings.epochs, settings.batch_size, settings.lr, cfg.seed, device)
     checkpoint.save(classifier_state(net, data.name, accuracy), out)
     log.info("classifier on %s: test accuracy %.4f on %d images, saved to %s", data.name, accuracy,

@@ -48,9 +48,8 @@ from omegaconf import DictConfig, open_dict
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
-from ganctl.engine.classifier import OUT_DIR as CLASSIFIER_DIR
 from ganctl.errors import UserError
-from ganctl.metrics.classifier import TRAIN_HINT, check_trained_on, load_classifier
+from ganctl.metrics.classifier import DEFAULT_DIR, TRAIN_HINT, check_trained_on, load_classifier
 from ganctl.metrics.inception import load_inception
 
 log = logging.getLogger("ganctl")
@@ -165,7 +164,7 @@ def classifier_file(settings: DictConfig, data_name: str | None) -> Path | None:
     """metrics.classifier, or the file `ganctl classifier` saves for data_name; None when neither is known."""
     path = settings.get("classifier")
     if not path:
-        return None if data_name is None else CLASSIFIER_DIR / f"{data_name}.pt"
+        return None if data_name is None else DEFAULT_DIR / f"{data_name}.pt"
     return Path(path).expanduser()
 
 

@@ -27,9 +27,10 @@ def hydra_overrides(overrides: list[str]) -> list[str]:
     place of any hydra.run.dir) and no Hydra log, so that only rank 0 writes the run folder's .hydra/ and
     ganctl.log; the training loop then takes rank 0's run folder (engine/distributed.py). Rank 0 and a process
     outside a data-parallel run get their overrides back unchanged."""
-    if rank() == 0:
+    this = rank()
+    if this == 0:
         return overrides
     overrides = [o for o in overrides if not o.startswith("hydra.run.dir=")]
-    folder = tempfile.mkdtemp(prefix=f"ganctl-rank{rank()}-")
+    folder = tempfile.mkdtemp(prefix=f"ganctl-rank{this}-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return [*overrides, f"hydra.run.dir={folder}", *QUIET_WORKER]

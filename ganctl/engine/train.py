@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import signal
 import time
@@ -29,6 +28,7 @@ from ganctl.engine.evaluate import EVAL_SEED_OFFSET, eval_size, evaluate, is_bet
 from ganctl.engine.images import sample_picture, save_png
 from ganctl.engine.interrupt import StopOnSignal, StopVote, exit_code
 from ganctl.engine.logging import Accumulator, TensorBoard
+from ganctl.engine.ranks import rank as process_rank
 from ganctl.errors import UserError
 
 log = logging.getLogger("ganctl")
@@ -49,7 +49,7 @@ def main(cfg: DictConfig) -> float | None:
             result = train_on_devices(cfg, run_dir)
         else:
             result = train(cfg, run_dir)
-        if searching and result is None and int(os.environ.get("RANK", "0")) == 0:  # ranks > 0 return None
+        if searching and result is None and process_rank() == 0:  # ranks > 0 return None
             raise UserError(f"eval.monitor={cfg.eval.monitor} is not among the computed metrics: the sweeper has "
                             f"nothing to optimise; add it to metrics=[...] or choose another eval.monitor")
         return result
@@ -231,6 +231,8 @@ class Trainer:
         samples_per_batch = train_cfg.batch_size * (int(cfg.model.get("pack", 1)) if train_cfg.batch_unit == "packs" else 1)
         self.batches = BatchSampler(train_data, samples_per_batch, seed=cfg.seed + 1, device=device)
         self.noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+        self.z_dim = cfg.model.z_dim  # read once: an OmegaConf lookup costs ~10 us, the step reads these every time
+        self.base_lr = ((self.opt_d, float(cfg.optim.lr_d)), (self.opt_g, float(cfg.optim.lr_g)))
         if train_cfg.schedule == "simultaneous" and method.n_critic != 1:
             raise UserError(f"train.schedule=simultaneous steps D and G together, once each: it needs method.n_critic=1, "
                             f"got {method.n_critic}")
@@ -303,7 +305,7 @@ class Trainer:
 
     # ---- one step ----------------------------------------------------------------------------------------
     def sample_z(self) -> torch.Tensor:
-        z = torch.randn(self.batches.batch_size, self.cfg.model.z_dim, generator=self.noise, device=self.device)
+        z = torch.randn(self.batches.batch_size, self.z_dim, generator=self.noise, device=self.device)
         return self.ranks.shard(z)
 
     def one_step(self, reals: list[torch.Tensor], zs: list[torch.Tensor]) -> tuple[dict, dict, bool]:
@@ -371,7 +373,7 @@ class Trainer:
     def set_learning_rates(self) -> None:
         if self.train_cfg.lr_decay == "linear":
             remaining = 1 - self.step / self.train_cfg.steps
-            for opt, base in ((self.opt_d, self.cfg.optim.lr_d), (self.opt_g, self.cfg.optim.lr_g)):
+            for opt, base in self.base_lr:
                 for group in opt.param_groups:
                     group["lr"] = base * remaining
 
