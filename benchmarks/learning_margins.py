@@ -39,6 +39,7 @@ CASES = {  # name -> overrides, as the tests run them
     "madgan": ["method=madgan", *MADGAN_RUN],
     "mrgan": ["method=mrgan", *MADGAN_RUN],
     "mdgan": ["method=mdgan", *MADGAN_RUN, "method.geometric_weight=10"],
+    "unrolled": ["method=unrolled", "method.unroll_steps=2", "train.steps=250", *LR],
 }
 
 
