@@ -181,6 +181,19 @@ class Trainer:
 
     # ---- setup -------------------------------------------------------------------------------------------
     def __init__(self, cfg: DictConfig, run_dir: Path):
+        # The order matters: the global RNG is seeded once in configure(), then the data, nets and streams draw
+        # from it in this order, so the same config and seed build the same run.
+        resume_state = self.configure(cfg, run_dir)
+        self.build_models()
+        self.build_streams()
+        self.build_optimizers()
+        if resume_state is not None:
+            self.load_state(resume_state)
+        self.open_outputs()
+        self.build_step()
+
+    def configure(self, cfg: DictConfig, run_dir: Path) -> dict | None:
+        """Device, ranks, the (possibly resumed) config checked, threads, seed. Returns the state to resume from."""
         self.device = device = build.device(cfg.device)
         self.ranks = ranks = distributed.setup(device)
         run_dir = Path(ranks.broadcast(str(run_dir)))  # under torchrun, rank 0's folder is the run's folder
@@ -199,18 +212,40 @@ class Trainer:
             torch.set_num_threads(train_cfg.threads)
         self.environment = build.environment(device)
         torch.manual_seed(cfg.seed)
+        return resume_state
+
+    def build_models(self) -> None:
+        """The data set, the method, G, D and the method's extra nets, on the device."""
+        cfg, device = self.cfg, self.device
         self.data = data = build.dataset(cfg)
         cfg.metrics.features = features.resolve(cfg.metrics, data.name, data.is_image)  # auto: recorded as chosen
         if cfg.eval.at_end or cfg.train.eval_every:
             features.extractor(cfg.metrics, data.name, device)  # a missing or foreign classifier fails now, not at the end
         self.method = method = build.method(cfg)
-        self.g, self.d = g, d = build.networks(cfg, data.shape, method)
-        g_side, d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or with D
-        self.extra = {**g_side, **d_side}
-        self.nets = (g, d, *self.extra.values())
+        self.g, self.d = build.networks(cfg, data.shape, method)
+        self.g_side, self.d_side = method.modules(), method.discriminator_modules()  # extra nets, trained with G or D
+        self.extra = {**self.g_side, **self.d_side}
+        self.nets = (self.g, self.d, *self.extra.values())
         for net in self.nets:
             net.to(device)
-        train_data = data.train
+
+    def build_optimizers(self) -> None:
+        """One optimiser for G's side (G and the nets trained with it), one for D's side."""
+        cfg, device, cuda_graphs = self.cfg, self.device, self.train_cfg.cuda_graphs
+        self.opt_g = build.optimizer(chain(self.g.parameters(), *(m.parameters() for m in self.g_side.values())),
+                                     cfg.optim.lr_g, cfg, device, capturable=cuda_graphs)
+        self.opt_d = build.optimizer(chain(self.d.parameters(), *(m.parameters() for m in self.d_side.values())),
+                                     cfg.optim.lr_d, cfg, device, capturable=cuda_graphs)
+        self.method.attach_optimizers(self.opt_g, self.opt_d)
+        self.params_of = {opt: [p for group in opt.param_groups for p in group["params"]]
+                          for opt in (self.opt_d, self.opt_g)}
+        self.d_params = [p for net in (self.d, *self.d_side.values()) for p in net.parameters()]
+        self.base_lr = ((self.opt_d, float(cfg.optim.lr_d)), (self.opt_g, float(cfg.optim.lr_g)))
+
+    def build_streams(self) -> None:
+        """The data batches, the noise, the averaged G, the step counter."""
+        cfg, train_cfg, device = self.cfg, self.train_cfg, self.device
+        train_data = self.data.train
         if fits_on(device, train_data):
             train_data = train_data.to(device)  # shuffled and indexed on the device: no host copy per step
         else:
@@ -218,51 +253,46 @@ class Trainer:
                      train_data.numel() * train_data.element_size() / 2**30)
         if train_cfg.channels_last:
             train_data = speed.channels_last(list(self.nets), train_data)
-        self.opt_g = build.optimizer(chain(g.parameters(), *(m.parameters() for m in g_side.values())),
-                                     cfg.optim.lr_g, cfg, device, capturable=train_cfg.cuda_graphs)
-        self.opt_d = build.optimizer(chain(d.parameters(), *(m.parameters() for m in d_side.values())),
-                                     cfg.optim.lr_d, cfg, device, capturable=train_cfg.cuda_graphs)
-        method.attach_optimizers(self.opt_g, self.opt_d)
-        self.params_of = {opt: [p for group in opt.param_groups for p in group["params"]]
-                          for opt in (self.opt_d, self.opt_g)}
-        self.d_params = [p for net in (d, *d_side.values()) for p in net.parameters()]
         # Every rank draws the same global batch (same seeds) and trains on its slice: see engine/distributed.py.
         # train.batch_unit=packs: the batch counts D's inputs, each a pack of model.pack samples (PacGAN's reference).
         samples_per_batch = train_cfg.batch_size * (int(cfg.model.get("pack", 1)) if train_cfg.batch_unit == "packs" else 1)
         self.batches = BatchSampler(train_data, samples_per_batch, seed=cfg.seed + 1, device=device)
         self.noise = torch.Generator(device=device).manual_seed(cfg.seed + 2)
         self.z_dim = cfg.model.z_dim  # read once: an OmegaConf lookup costs ~10 us, the step reads these every time
-        self.base_lr = ((self.opt_d, float(cfg.optim.lr_d)), (self.opt_g, float(cfg.optim.lr_g)))
-        if train_cfg.schedule == "simultaneous" and method.n_critic != 1:
+        if train_cfg.schedule == "simultaneous" and self.method.n_critic != 1:
             raise UserError(f"train.schedule=simultaneous steps D and G together, once each: it needs method.n_critic=1, "
-                            f"got {method.n_critic}")
-        self.g_ema = ema.AveragedGenerator(g, train_cfg.ema) if train_cfg.ema else None
-        self.sampler = self.g_ema.module if self.g_ema is not None else g  # samples, pictures and metrics use it
+                            f"got {self.method.n_critic}")
+        self.g_ema = ema.AveragedGenerator(self.g, train_cfg.ema) if train_cfg.ema else None
+        self.sampler = self.g_ema.module if self.g_ema is not None else self.g  # samples, pictures and metrics use it
         self.step, self.best = 0, None
-        if resume_state is not None:
-            self.load_state(resume_state)
 
-        self.ckpt_dir = run_dir / checkpoint.CHECKPOINT_DIR
+    def open_outputs(self) -> None:
+        """The run folder checked, TensorBoard, the log's header, the fixed noise of pictures and metrics."""
+        cfg, ranks, data = self.cfg, self.ranks, self.data
+        self.ckpt_dir = self.run_dir / checkpoint.CHECKPOINT_DIR
         if ranks.main:
-            check_output_folder(run_dir, state_size(self.nets, (self.opt_g, self.opt_d)))
-        self.tb = TensorBoard(run_dir / "tb", purge_step=self.step or None, enabled=ranks.main)
+            check_output_folder(self.run_dir, state_size(self.nets, (self.opt_g, self.opt_d)))
+        self.tb = TensorBoard(self.run_dir / "tb", purge_step=self.step or None, enabled=ranks.main)
         self.tb.config(cfg)
-        log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", run_dir, device,
-                 f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, train_cfg.steps)
+        log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", self.run_dir, self.device,
+                 f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, self.train_cfg.steps)
         log.info("environment: torch %s, %s, %d threads", self.environment["torch"],
                  self.environment.get("gpu", self.environment["cpu"]), self.environment["threads"])
-        self.fixed_z = torch.randn(64 if data.is_image else 2500, cfg.model.z_dim, device=device,
-                                   generator=torch.Generator(device=device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
+        self.fixed_z = torch.randn(64 if data.is_image else 2500, cfg.model.z_dim, device=self.device,
+                                   generator=torch.Generator(device=self.device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
-        self.divergence = faults.Divergence(train_cfg.on_nan, {"g": g, "d": d, **self.extra}, ranks, device,
-                                            self.ckpt_dir)
-        self.stop = StopOnSignal(announce=ranks.main)  # its handlers are installed for the loop only
-        self.stop_vote = StopVote(self.stop, ranks.world)
+    def build_step(self) -> None:
+        """The step's parts: fault handling, the stop vote, the method's losses (compiled, autocast, graphed)."""
+        train_cfg, method = self.train_cfg, self.method
+        self.divergence = faults.Divergence(train_cfg.on_nan, {"g": self.g, "d": self.d, **self.extra}, self.ranks,
+                                            self.device, self.ckpt_dir)
+        self.stop = StopOnSignal(announce=self.ranks.main)  # its handlers are installed for the loop only
+        self.stop_vote = StopVote(self.stop, self.ranks.world)
         self.d_loss, self.g_loss = method.discriminator_step, method.generator_step
         if train_cfg.compile:
             self.d_loss, self.g_loss = (speed.compiled(fn, name, method.double_backward)
                                         for fn, name in ((self.d_loss, "d"), (self.g_loss, "g")))
-        self.forward_precision = speed.autocast(train_cfg.precision, device)
+        self.forward_precision = speed.autocast(train_cfg.precision, device=self.device)
         if train_cfg.cuda_graphs:
             self.one_step = speed.GraphedStep(self.one_step, [self.opt_d, self.opt_g])
 
