@@ -64,11 +64,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
     parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every case, to try a new budget")
+    parser.add_argument("--each", action="store_true", help="also print every run: seed, threads, W1 drop, HQ %%")
     args = parser.parse_args()
     print("| test | runs | W1 drop min / mean / max | high quality % min / mean / max |")
     print("|---|---:|---:|---:|")
     for name in args.cases:
-        results = np.array([one(CASES[name], seed, threads) for seed in range(args.seeds) for threads in args.threads])
+        runs = [(seed, threads) for seed in range(args.seeds) for threads in args.threads]
+        results = np.array([one([*CASES[name], *args.extra], seed, threads) for seed, threads in runs])
+        if args.each:
+            for (seed, threads), (drop, hq) in zip(runs, results):
+                print(f"  {name} seed {seed} threads {threads}: W1 drop {drop:.3f}, high quality {hq:.1f}%", flush=True)
         drop, hq = results[:, 0], results[:, 1]
         print(f"| {name} | {len(results)} | {drop.min():.3f} / {drop.mean():.3f} / {drop.max():.3f} | "
               f"{hq.min():.1f} / {hq.mean():.1f} / {hq.max():.1f} |", flush=True)
