@@ -20,6 +20,8 @@ PUBLISHED = {
                ("GAN (VEEGAN Table 1)", "3.3", "0.5", "–"), ("Unrolled GAN (VEEGAN Table 1)", "23.6", "16", "–"),
                ("VEEGAN (VEEGAN Table 1)", "24.6", "40", "–")],
 }
+# Rows in this order (the Makefile's MODES_METHODS), whatever order the sweep's jobs ran in
+ORDER = ["nsgan", "pacgan2", "pacgan3", "pacgan4", "minibatch", "unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan"]
 COLUMNS = [("modes_captured", ".1f"), ("high_quality_pct", ".1f"), ("reverse_kl", ".3f"),
            ("raw_high_quality_pct", ".1f"), ("wall_time_s", ".0f")]
 
@@ -31,6 +33,14 @@ def cell(metric: dict | None, fmt: str) -> str:
     return f"{metric['mean']:{fmt}} ± {sem}"
 
 
+def modes_of(configuration: dict) -> str:
+    return next(o.split("=")[1] for o in configuration["overrides"] if o.startswith("+modes="))
+
+
+def rank(method: str) -> int:
+    return ORDER.index(method) if method in ORDER else len(ORDER)
+
+
 def main(path: str) -> None:
     report = json.loads(open(path).read())
     for data in ("ring8", "grid25"):
@@ -40,8 +50,7 @@ def main(path: str) -> None:
         modes = 8 if data == "ring8" else 25
         print(f"\n| method | seeds | modes (of {modes}) | high quality % | reverse KL | raw G high quality % | wall time (s) |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for c in rows:
-            method = next(o.split("=")[1] for o in c["overrides"] if o.startswith("+modes="))
+        for method, c in sorted(((modes_of(c), c) for c in rows), key=lambda mc: rank(mc[0])):
             cells = [cell(c["metrics"].get(k), fmt) for k, fmt in COLUMNS]
             print(f"| `{method}` | {c['seeds']} | " + " | ".join(cells) + " |")
         for name, *published in PUBLISHED[data]:
