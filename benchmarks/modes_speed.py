@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 
 import torch
+from modes_table import ORDER
 from train_speed import config, engine, mlp_reference
 
 from ganctl.engine.train import train
 
-METHODS = ["nsgan", "pacgan2", "pacgan3", "pacgan4", "minibatch", "unrolled", "dragan", "ebgan", "madgan", "mrgan",
-           "mdgan"]
+METHODS = ORDER  # every remedy of the table, in its order
 
 
 def protocol(method: str) -> list[str]:

@@ -20,7 +20,8 @@ PUBLISHED = {
                ("GAN (VEEGAN Table 1)", "3.3", "0.5", "–"), ("Unrolled GAN (VEEGAN Table 1)", "23.6", "16", "–"),
                ("VEEGAN (VEEGAN Table 1)", "24.6", "40", "–")],
 }
-# Rows in this order (the Makefile's MODES_METHODS), whatever order the sweep's jobs ran in
+# Every remedy of the table, in the Makefile's MODES_METHODS order: the rows come out in it whatever order the
+# sweep's jobs ran in (benchmarks/modes_speed.py times the same list)
 ORDER = ["nsgan", "pacgan2", "pacgan3", "pacgan4", "minibatch", "unrolled", "dragan", "ebgan", "madgan", "mrgan", "mdgan"]
 COLUMNS = [("modes_captured", ".1f"), ("high_quality_pct", ".1f"), ("reverse_kl", ".3f"),
            ("raw_high_quality_pct", ".1f"), ("wall_time_s", ".0f")]

@@ -278,7 +278,7 @@ class Trainer:
                  f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, self.train_cfg.steps)
         log.info("environment: torch %s, %s, %d threads", self.environment["torch"],
                  self.environment.get("gpu", self.environment["cpu"]), self.environment["threads"])
-        self.fixed_z = torch.randn(64 if data.is_image else 2500, cfg.model.z_dim, device=self.device,
+        self.fixed_z = torch.randn(64 if data.is_image else 2500, self.z_dim, device=self.device,
                                    generator=torch.Generator(device=self.device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
 
     def build_step(self) -> None:

@@ -156,6 +156,7 @@ def test_madgan_sim_refuses_packed_discriminators():
 RUN = ["train.steps=300", "optim.lr_g=1e-3", "optim.lr_d=1e-3", "model.discriminator.hidden=256", "train.ema=0.99",
        "train.lr_decay=linear", "metrics=[mode_coverage,wasserstein]", *FAST]
 
+
 def untrained_metrics(cfg):
     """The metrics of the freshly initialised nets: train() seeds the global RNG and then builds the same ones."""
     torch.manual_seed(cfg.seed)
