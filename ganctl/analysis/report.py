@@ -26,9 +26,9 @@ from ganctl.errors import UserError
 
 log = logging.getLogger("ganctl")
 
-FIRST = ("modes_captured", "high_quality_pct", "reverse_kl")  # the mode-collapse numbers lead the table
+FIRST = ("modes_captured", "high_quality_pct", "reverse_kl", "mode_tv")  # the mode-collapse numbers lead the table
 LAST = "wall_time_s"
-FORMATS = {"modes_captured": ".1f", "high_quality_pct": ".1f", "reverse_kl": ".3f", LAST: ".1f"}
+FORMATS = {"modes_captured": ".1f", "high_quality_pct": ".1f", "reverse_kl": ".3f", "mode_tv": ".3f", LAST: ".1f"}
 DEFAULT_FORMAT = ".4g"
 RAW = "raw_"
 

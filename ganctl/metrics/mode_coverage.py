@@ -1,4 +1,4 @@
-"""Mode coverage of a Gaussian mixture: modes captured, high-quality samples, reverse KL.
+"""Mode coverage of a Gaussian mixture: modes captured, high-quality samples, reverse KL, and one number for both.
 
 The VEEGAN / PacGAN toy-data metrics: Srivastava, Valkov, Russell, Gutmann, Sutton 2017, "VEEGAN: Reducing
 mode collapse in GANs using implicit variational learning", arXiv:1705.07761; Lin, Khetan, Fanti, Oh 2018,
@@ -18,6 +18,14 @@ For fake samples x_i (i = 1..n) and mode centres mu_k (k = 1..K), all with stand
     With no high-quality sample at all p is undefined (0/0); we return reverse_kl = log K, the value of
     total collapse onto one mode and the largest value the sum can take, so the number stays finite and
     no better than the worst case it can be compared with.
+    mode_tv = TV(q, u) = 1 - sum_k min(counts_k / n, 1 / K)    in [0, 1), lower is better
+                 the total variation distance between q, the samples' distribution over K + 1 bins (the K
+                 modes' high-quality bins and one bin for every sample off all modes), and u, the mixture's
+                 (1/K on each mode, 0 off them); 0 iff every mode holds exactly n/K high-quality samples.
+                 ganctl's own addition, not in either paper: the three columns above each miss something
+                 (modes_captured counts one sample as a mode, high_quality_pct rewards dropping modes, reverse_kl
+                 ignores the samples off the modes), so a search on one of them alone optimises past the others.
+                 TV charges both failures: an empty mode costs 1/K, an off-mode sample 1/n.
 
 Which samples form the histogram: the PacGAN reference code, MetricLogger.do in
 https://github.com/fjxmlzn/PacGAN/blob/master/synthetic_data_experiments/PacGAN/pacgan/extensions.py
@@ -45,7 +53,7 @@ def mode_coverage(*, fake, modes, std, threshold=3.0) -> dict:
     """Modes captured, high-quality sample percentage and reverse KL of `fake` (n, d) against the mixture
     with centres `modes` (K, d) and isotropic standard deviation `std` (see the module docstring).
 
-    Returns {"modes_captured", "high_quality_pct", "reverse_kl"} as floats. Runs on fake's device in float64.
+    Returns {"modes_captured", "high_quality_pct", "reverse_kl", "mode_tv"} as floats. Runs on fake's device in float64.
     """
     fake = torch.as_tensor(fake)
     modes = torch.as_tensor(modes, device=fake.device)
@@ -79,4 +87,5 @@ def mode_coverage(*, fake, modes, std, threshold=3.0) -> dict:
         "modes_captured": float((counts > 0).sum()),
         "high_quality_pct": 100.0 * n_hq / len(fake),
         "reverse_kl": reverse_kl,
+        "mode_tv": 1.0 - float(torch.clamp(counts / len(fake), max=1.0 / k).sum()),
     }
