@@ -27,6 +27,7 @@ from ganctl.engine.train import train
 from tests.conftest import FAST, make_config
 from tests.engine.test_train import METHOD_RUNS
 from tests.methods.test_madgan import RUN as MADGAN_TEST_RUN
+from tests.methods.test_unrolled import RUN as UNROLLED_RUN
 
 LR = ["optim.lr_g=1e-3", "optim.lr_d=1e-3"]
 # The shared budgets come from the tests themselves, so that this script measures what they run; one() adds the
@@ -44,8 +45,7 @@ CASES = {  # name -> overrides, as the tests run them
     "madgan": ["method=madgan", *MADGAN_RUN],
     "mrgan": ["method=mrgan", *MADGAN_RUN],
     "mdgan": ["method=mdgan", *MADGAN_RUN, "method.geometric_weight=10"],
-    "unrolled": ["method=unrolled", "method.unroll_steps=2", "train.steps=250", *LR, "train.ema=0.99",
-                 "train.lr_decay=linear"],
+    "unrolled": UNROLLED_RUN,
 }
 
 

@@ -22,8 +22,11 @@ from ganctl.engine import build
 softplus = torch.nn.functional.softplus
 
 
-def adam(params, cfg):
-    return torch.optim.Adam(params, lr=cfg.optim.lr_d, betas=(cfg.optim.beta1, cfg.optim.beta2), fused=True)
+def adams(g_params, d_params, cfg):
+    """G's and D's optimisers as the engine builds them for the protocol: fused Adam at each player's rate."""
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    return (torch.optim.Adam(g_params, lr=cfg.optim.lr_g, betas=betas, fused=True),
+            torch.optim.Adam(d_params, lr=cfg.optim.lr_d, betas=betas, fused=True))
 
 
 def timed(step, inputs, steps: int) -> tuple[float, float]:
@@ -42,7 +45,7 @@ def one_seed(cfg, compile_mode: str):
     """nsgan's alternating step for one G and D; compile_mode: "" (eager), "losses" or "step"."""
     data = build.dataset(cfg)
     g, d = build.networks(cfg, data.shape, build.method(cfg))
-    opt_g, opt_d = adam(g.parameters(), cfg), adam(d.parameters(), cfg)
+    opt_g, opt_d = adams(g.parameters(), d.parameters(), cfg)
 
     def loss_d(real, z):
         with torch.no_grad():
@@ -75,7 +78,7 @@ def stacked_seeds(cfg, seeds: int):
     g_shape, d_shape = copy.deepcopy(pairs[0][0]).to("meta"), copy.deepcopy(pairs[0][1]).to("meta")
     g = vmap(lambda p, z: functional_call(g_shape, p, (z,)))
     d = vmap(lambda p, x: functional_call(d_shape, p, (x,)))
-    opt_g, opt_d = adam(g_params.values(), cfg), adam(d_params.values(), cfg)
+    opt_g, opt_d = adams(g_params.values(), d_params.values(), cfg)
 
     def step(real, z_d, z_g):
         with torch.no_grad():

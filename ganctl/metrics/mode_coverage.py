@@ -18,7 +18,7 @@ For fake samples x_i (i = 1..n) and mode centres mu_k (k = 1..K), all with stand
     With no high-quality sample at all p is undefined (0/0); we return reverse_kl = log K, the value of
     total collapse onto one mode and the largest value the sum can take, so the number stays finite and
     no better than the worst case it can be compared with.
-    mode_tv = TV(q, u) = 1 - sum_k min(counts_k / n, 1 / K)    in [0, 1), lower is better
+    mode_tv = TV(q, u) = 1 - sum_k min(counts_k / n, 1 / K)    in [0, 1], lower is better (1: no sample on a mode)
                  the total variation distance between q, the samples' distribution over K + 1 bins (the K
                  modes' high-quality bins and one bin for every sample off all modes), and u, the mixture's
                  (1/K on each mode, 0 off them); 0 iff every mode holds exactly n/K high-quality samples.
@@ -50,7 +50,7 @@ from ganctl.errors import UserError
 
 
 def mode_coverage(*, fake, modes, std, threshold=3.0) -> dict:
-    """Modes captured, high-quality sample percentage and reverse KL of `fake` (n, d) against the mixture
+    """Modes captured, high-quality sample percentage, reverse KL and mode_tv of `fake` (n, d) against the mixture
     with centres `modes` (K, d) and isotropic standard deviation `std` (see the module docstring).
 
     Returns {"modes_captured", "high_quality_pct", "reverse_kl", "mode_tv"} as floats. Runs on fake's device in float64.

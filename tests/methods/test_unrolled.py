@@ -233,12 +233,15 @@ def test_notebook_experiment_builds_the_notebooks_networks():
         assert all(torch.count_nonzero(m.bias) == 0 for m in layers)
 
 
+# K = 2 and lr 1e-3 (like the other GANs' short runs in tests/engine/test_train.py) to stay at ~15 s on 2 cores.
+# The averaged G and the decaying lr settle the samples onto the modes (without them some seeds ended with none).
+# benchmarks/learning_margins.py measures the spread of this run.
+RUN = ["method=unrolled", "method.unroll_steps=2", "train.steps=250", "optim.lr_g=1e-3", "optim.lr_d=1e-3",
+       "train.ema=0.99", "train.lr_decay=linear"]
+
+
 def test_train_unrolled_on_the_ring_moves_samples_onto_the_modes(tmp_path):
-    # K = 2 and lr 1e-3 (like the other GANs' short runs in tests/engine/test_train.py) to stay at ~15 s on 2 cores.
-    # The averaged G and the decaying lr settle the samples onto the modes (without them some seeds ended with none).
-    cfg = make_config("method=unrolled", "method.unroll_steps=2", "train.steps=250", "optim.lr_g=1e-3",
-                      "optim.lr_d=1e-3", "train.ema=0.99", "train.lr_decay=linear",
-                      "metrics=[mode_coverage,wasserstein]", *FAST)
+    cfg = make_config(*RUN, "metrics=[mode_coverage,wasserstein]", *FAST)
     torch.manual_seed(cfg.seed)  # train() seeds the same way before building the nets: the same untrained G
     data = build.dataset(cfg)
     g, _ = build.networks(cfg, data.shape, build.method(cfg))
