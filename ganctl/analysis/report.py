@@ -231,7 +231,8 @@ def markdown(sweep: Path, groups: list[Group], shared: list[str], pictures: dict
     header, rows = table(groups, spread)
     n_jobs = sum(len(g.jobs) for g in groups)
     lines = [f"# Sweep report: {sweep.name}", "",
-             f"{n_jobs} finished jobs in {len(groups)} configurations, from `{sweep}`."]
+             f"{n_jobs} finished job{'s' * (n_jobs != 1)} in {len(groups)} "
+             f"configuration{'s' * (len(groups) != 1)}, from `{sweep}`."]
     if shared:
         lines.append(f"Every job also has `{' '.join(shared)}`.")
     lines += [f"Each cell: mean ± {SPREADS[spread]} over seeds.", "",
