@@ -26,22 +26,23 @@ from ganctl.engine.evaluate import evaluate
 from ganctl.engine.train import train
 from tests.conftest import FAST, make_config
 from tests.engine.test_train import METHOD_RUNS
+from tests.methods.test_dragan import RUN as DRAGAN_RUN
+from tests.methods.test_ebgan import RUN as EBGAN_RUN
+from tests.methods.test_lsgan_hinge import HINGE_RUN, LSGAN_RUN
 from tests.methods.test_madgan import RUN as MADGAN_TEST_RUN
+from tests.methods.test_presets import RUNS as PRESET_RUNS
 from tests.methods.test_unrolled import RUN as UNROLLED_RUN
 
-LR = ["optim.lr_g=1e-3", "optim.lr_d=1e-3"]
-# The shared budgets come from the tests themselves, so that this script measures what they run; one() adds the
+# Every budget comes from the tests themselves, so that this script measures what they run; one() adds the
 # metrics and FAST.
 MADGAN_RUN = [o for o in MADGAN_TEST_RUN if o not in FAST and not o.startswith("metrics=")]
 CASES = {  # name -> overrides, as the tests run them
     **{f"train[{method}]": [f"method={method}", *overrides] for method, overrides in METHOD_RUNS.items()},
-    "presets[pacgan2]": ["method=pacgan2", "train.steps=500", *LR],
-    "presets[pacgan4]": ["method=pacgan4", "train.steps=300", *LR],
-    "presets[minibatch]": ["method=minibatch", "train.steps=300", *LR],
-    "dragan": ["method=dragan", "train.steps=300", "method.gp_weight=0.1", *LR],
-    "ebgan": ["method=ebgan", "train.steps=300"],
-    "lsgan": ["method=lsgan", "train.steps=300"],
-    "hinge": ["method=hinge", "train.steps=150"],
+    **{f"presets[{method}]": [f"method={method}", *overrides] for method, overrides in PRESET_RUNS.items()},
+    "dragan": ["method=dragan", *DRAGAN_RUN],
+    "ebgan": ["method=ebgan", *EBGAN_RUN],
+    "lsgan": ["method=lsgan", *LSGAN_RUN],
+    "hinge": ["method=hinge", *HINGE_RUN],
     "madgan": ["method=madgan", *MADGAN_RUN],
     "mrgan": ["method=mrgan", *MADGAN_RUN],
     "mdgan": ["method=mdgan", *MADGAN_RUN, "method.geometric_weight=10"],

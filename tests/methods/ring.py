@@ -9,6 +9,8 @@ from ganctl.engine.evaluate import evaluate
 from ganctl.engine.train import train
 from tests.conftest import FAST, make_config
 
+FAST_LR = ["optim.lr_g=1e-3", "optim.lr_d=1e-3"]  # the rate of most 300-step ring runs
+
 
 def ring_run(method: str, tmp_path, *overrides: str):
     """Metrics (mode coverage, W1) of the untrained generator and after a short seeded CPU run on ring8."""

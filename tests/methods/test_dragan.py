@@ -7,7 +7,10 @@ from torch import nn
 from ganctl.methods import penalties
 from ganctl.methods.dragan import Dragan
 from tests.methods.fakes import Linear, identity_g
-from tests.methods.ring import assert_learned, ring_run
+from tests.methods.ring import FAST_LR, assert_learned, ring_run
+
+# lambda = 0.1 for the short ring run (see test_dragan_learns_the_ring); benchmarks/learning_margins.py runs it too
+RUN = ["train.steps=300", "method.gp_weight=0.1", *FAST_LR]
 
 
 def test_perturbation_lies_in_0_to_half_the_batch_std():
@@ -64,5 +67,4 @@ def test_dragan_learns_the_ring(tmp_path):
     # lambda = 10 with unit target norm is the authors' MNIST setting; on the unit ring it caps D's slope so
     # hard that 300 steps barely move G (3000 steps at the yaml's values: W1 0.97 -> 0.68, no mode hit).
     # lambda = 0.1, as the WGAN-GP authors' toy script, and the learning rate of the other 300-step runs.
-    assert_learned(*ring_run("dragan", tmp_path, "train.steps=300", "method.gp_weight=0.1",
-                             "optim.lr_g=1e-3", "optim.lr_d=1e-3"))
+    assert_learned(*ring_run("dragan", tmp_path, *RUN))

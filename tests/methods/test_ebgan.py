@@ -34,6 +34,7 @@ def identity_g(z):
     return z
 
 
+RUN = ["train.steps=300"]  # the short ring run (benchmarks/learning_margins.py runs it too)
 REAL, Z = torch.ones(3, 2), -torch.ones(3, 2)  # identity G: fakes have first coordinate < 0
 
 
@@ -101,7 +102,7 @@ def test_auto_encoder_is_built_from_the_configured_architectures(overrides, data
 
 def test_ebgan_learns_the_ring_and_its_run_can_be_sampled(tmp_path):
     # the yaml's values as they are (margin 0.1 on the MSE energy, PT weight 0.1, Adam 1e-3)
-    before, after = ring_run("ebgan", tmp_path, "train.steps=300")
+    before, after = ring_run("ebgan", tmp_path, *RUN)
     assert_learned(before, after)
     npz, png = runs.sample(str(tmp_path), 512, None, "last")
     fake = np.load(npz)["samples"]

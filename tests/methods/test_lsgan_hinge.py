@@ -36,6 +36,8 @@ class RealFake(nn.Module):
         return self.real(x) if bool(x[0, 0] > 0) else self.fake(x)
 
 
+# the short ring runs' budgets (benchmarks/learning_margins.py runs them too)
+LSGAN_RUN, HINGE_RUN = ["train.steps=300"], ["train.steps=150"]
 REAL = torch.ones(3, 2)  # first coordinate > 0: "real" for RealFake
 Z = -torch.ones(3, 2)  # identity G: the fakes are -1
 
@@ -81,13 +83,13 @@ def test_hinge_gives_no_gradient_to_scores_beyond_the_margin():
 def test_lsgan_learns_the_ring(tmp_path):
     # the yaml's Adam(1e-3, beta1 0.5) as it is. Measured over 10 seeds x 1 and 2 threads (benchmarks/
     # learning_margins.py, AMD EPYC, 2026-11-29): W1 drop 0.686-0.818 (threshold 0.25), high quality 0.4-10.2% (> 0)
-    assert_learned(*ring_run("lsgan", tmp_path, "train.steps=300"))
+    assert_learned(*ring_run("lsgan", tmp_path, *LSGAN_RUN))
 
 
 def test_hinge_learns_the_ring(tmp_path):
     # the yaml's SN-GAN recipe as it is (spectral norm, Adam(2e-4, 0.0, 0.9), 5 D steps): 150 G steps. Measured
     # over 10 seeds x 1 and 2 threads: W1 drop 0.567-0.637 (threshold 0.25); high quality 0.2-1.0%, so the "> 0"
     # check rests on 1-5 of 512 samples: the thin margin of this test
-    assert_learned(*ring_run("hinge", tmp_path, "train.steps=150"))
+    assert_learned(*ring_run("hinge", tmp_path, *HINGE_RUN))
     d_weights = checkpoint.load(tmp_path / "checkpoints" / "last.pt")["d"]
     assert any("parametrizations" in key for key in d_weights)  # D was spectrally normalised
