@@ -104,7 +104,7 @@ class Unrolled(Gan):
         for step in range(self.unroll_steps):
             if step == 0 or not self.second_order:
                 if flat is not None:
-                    params.update(flat.views(flat.start(params, detach=True)))
+                    params.update(flat.views(flat.start(params)))
                 else:
                     params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
             loss, _ = bce_discriminator_terms(functional_call(d, (params, buffers), (real,)),
@@ -115,8 +115,9 @@ class Unrolled(Gan):
                 if flat is not None and all(grad is not None for grad in grads):
                     params.update(flat.views(flat.step(rule, grads)))
                 else:
-                    if flat is not None:  # a parameter D does not use: torch's optimisers skip it, so must we
-                        flat = None
+                    # A parameter D does not use (torch's optimisers skip it, so must we): known at step 0, before
+                    # the flat update has moved any state, and the same at every step.
+                    flat = None
                     for (name, group, state), grad in zip(trained, grads):
                         if grad is not None:  # as in torch's optimisers: a parameter without a gradient is skipped
                             params[name] = rule(params[name], grad, group, state)
@@ -156,11 +157,10 @@ class _FlatUpdate:
             state["step"] = first["step"]
         return cls([name for name, _, _ in trained], [params[name].shape for name, _, _ in trained], group, state)
 
-    def start(self, params: dict[str, Tensor], detach: bool) -> Tensor:
+    def start(self, params: dict[str, Tensor]) -> Tensor:
         """theta as one leaf vector (a fresh start of the graph: step 0, or every step of the first-order method)."""
-        if self.flat is None:
-            self.flat = torch.cat([params[name].detach().reshape(-1) for name in self.names])
-        self.flat = self.flat.detach().requires_grad_(True) if detach else self.flat
+        flat = torch.cat([params[name].reshape(-1) for name in self.names]) if self.flat is None else self.flat
+        self.flat = flat.detach().requires_grad_(True)
         return self.flat
 
     def step(self, rule, grads) -> Tensor:
