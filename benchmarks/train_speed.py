@@ -14,10 +14,13 @@ below in its plainest form, without the example's per-step `.item()` prints (whi
 and its batches are indexed from the same device tensor as the engine's, so both see the same data path. Both
 warm up first (the engine for as many steps as it is timed: set-up, compilation and graph capture fall there);
 the engine's figure is its own speed/steps_per_s log over the timed steps. Speed is measured here, never
-asserted by a test.
+asserted by a test. The reference's generator ends in a plain nn.ConvTranspose2d, as the example's does; ganctl's
+ends in ImageOutputConvTranspose2d (ganctl/nets/layers.py), the same function with a faster CPU path, which
+`--layers` times alone against nn.ConvTranspose2d.
 
     .venv/bin/python benchmarks/train_speed.py                     # what this machine can run (CPU: short)
     .venv/bin/python benchmarks/train_speed.py --batch-sizes 64 128 512 --steps 300   # the GPU table
+    .venv/bin/python benchmarks/train_speed.py --layers            # the generator's output layer alone
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from torch import nn
 from ganctl.engine import build
 from ganctl.engine.config import CONF_DIR, register
 from ganctl.engine.train import train
+from ganctl.nets.layers import ImageOutputConvTranspose2d
 
 OPTIONS = {  # name -> engine overrides
     "eager": [],
@@ -65,13 +69,59 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def plain_pytorch(net: nn.Module) -> nn.Module:
+    """net with each ImageOutputConvTranspose2d replaced by an nn.ConvTranspose2d holding the same parameters."""
+    for name, child in net.named_children():
+        if isinstance(child, ImageOutputConvTranspose2d):
+            plain = nn.ConvTranspose2d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
+                                       child.padding, bias=child.bias is not None)
+            plain.load_state_dict(child.state_dict())
+            setattr(net, name, plain)
+        else:
+            plain_pytorch(child)
+    return net
+
+
+def time_layers(repeats: int) -> None:
+    """The DCGAN generator's output layer at batch 64, nn.ConvTranspose2d against ImageOutputConvTranspose2d (whose
+    fast path is for one channel: 3 channels take nn.ConvTranspose2d's path, so the two columns should agree)."""
+    print("\nDCGAN generator output layer (k 4, s 2, p 1), batch 64, cpu; ms per call, best of", repeats)
+    print(f"{'layer':<22}{'nn fwd':>9}{'ganctl fwd':>12}{'nn fwd+bwd':>12}{'ganctl fwd+bwd':>16}")
+    for c_in, c_out, side in ((64, 1, 14), (64, 3, 16)):
+        x = torch.randn(64, c_in, side, side, requires_grad=True)
+        figures = []
+        for layer_class in (nn.ConvTranspose2d, ImageOutputConvTranspose2d):
+            layer = layer_class(c_in, c_out, 4, 2, 1)
+            figures.append(best(lambda: calls_per_s(layer, x, backward=False), repeats))
+            figures.append(best(lambda: calls_per_s(layer, x, backward=True), repeats))
+        nn_fwd, nn_both, ours_fwd, ours_both = (1e3 / f for f in figures)
+        print(f"{f'{c_in} -> {c_out}, {side} -> {2 * side}':<22}{nn_fwd:>9.2f}{ours_fwd:>12.2f}{nn_both:>12.2f}"
+              f"{ours_both:>16.2f}")
+
+
+def calls_per_s(layer: nn.Module, x: torch.Tensor, backward: bool, calls: int = 50) -> float:
+    def call():
+        if backward:
+            layer(x).sum().backward()
+        else:
+            with torch.no_grad():
+                layer(x)
+
+    for _ in range(5):
+        call()
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()
+    return calls / (time.perf_counter() - start)
+
+
 def reference_loop(cfg, device: torch.device, steps: int, fresh_noise: bool = False) -> float:
     """The DCGAN example's loop on ganctl's nets; returns steps/s. fresh_noise: G's update draws its own noise
     batch (one more G forward), as Goodfellow et al.'s Algorithm 1 and ganctl's engine do, instead of reusing
     the fake batch of D's update."""
     torch.manual_seed(cfg.seed)
     data = build.dataset(cfg)
-    net_g, net_d = (net.to(device) for net in build.networks(cfg, data.shape, build.method(cfg)))
+    net_g, net_d = (plain_pytorch(net).to(device) for net in build.networks(cfg, data.shape, build.method(cfg)))
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = nn.BCEWithLogitsLoss()  # ganctl's D outputs logits; the example's Sigmoid+BCELoss, fused
@@ -129,6 +179,7 @@ def main() -> None:
                         help="engine options (default: all that the device runs; the CPU skips compile, slow to build)")
     parser.add_argument("--mlp-steps", type=int, default=2000, help="timed steps of the 2-D MLP job (0: skip it)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--layers", action="store_true", help="time only the generator's output layer")
     parser.add_argument("--shape", type=int, nargs=3, default=[32, 32, 3], metavar=("H", "W", "C"),
                         help="DCGAN image shape (default 32 32 3, CIFAR's; 28 28 1 for Fashion-MNIST's)")
     args = parser.parse_args()
@@ -141,6 +192,9 @@ def main() -> None:
     gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA GPU"
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}{gpu}; {time.strftime('%Y-%m-%d')}")
+    if args.layers:
+        time_layers(args.repeats)
+        return
 
     with tempfile.TemporaryDirectory() as folder:
         images = Path(folder) / "images.npy"

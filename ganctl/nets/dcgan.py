@@ -17,12 +17,14 @@ Deviations, with reasons: the paper's 64x64 net always takes four up-sampling st
 number of steps follows S, so 28x28 MNIST starts from 7x7. D's last map is flattened into one output as in
 the paper (Sec. 3), but with no sigmoid: each method applies its own link (BCE-with-logits, hinge, or none
 for a WGAN critic). The paper projects z to 1024 channels at 4x4; width=64 gives the PyTorch example's 512.
+G's last layer is an ImageOutputConvTranspose2d (ganctl/nets/layers.py): nn.ConvTranspose2d's function and
+parameters, computed by a matrix product and fold because oneDNN's CPU kernel into one channel is slow.
 """
 
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
-from ganctl.nets.layers import check_data_shape, check_norm, check_outputs, make_norm, squeeze_single
+from ganctl.nets.layers import ImageOutputConvTranspose2d, check_data_shape, check_norm, check_outputs, make_norm, squeeze_single
 
 SUPPORTED = "square images with an even side >= 8 (e.g. 8, 28, 32, 64)"
 
@@ -76,7 +78,7 @@ class DcganGenerator(nn.Module):
             c //= 2
         # No batch norm on the output layer: DCGAN (Sec. 3) found BN on every layer made samples oscillate
         # and dropped it here and on D's input. tanh because images are scaled to [-1, 1].
-        blocks += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        blocks += [ImageOutputConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]  # a fast CPU path, same function
         self.blocks = nn.Sequential(*blocks)
         self.apply(dcgan_init)
 
