@@ -57,6 +57,7 @@ MODES_DIR ?= outputs/benchmarks/modes
 # The image benchmark (docs/benchmarks.md, "Images"): GAN objectives and the remedies that apply to images on
 # Fashion-MNIST (Debian's package, `make data`), 2 seeds, short runs at the CPU budget, in the space of the Fashion-MNIST
 # classifier (made first when missing); then the real-vs-real reference and `ganctl report`. Run from the repository.
+# model=dcgan: the DCGAN paper's widths, which the table was measured with (the recipe's dcgan_cpu halves D).
 IMAGES_METHODS ?= nsgan,lsgan,hinge,wgan_gp,pacgan2,minibatch,dragan,madgan
 IMAGES_SEEDS ?= 0,1
 IMAGES_STEPS ?= 1000
@@ -65,7 +66,7 @@ IMAGES_DIR ?= outputs/benchmarks/images
 bench-images: setup
 	test -f outputs/classifiers/fashion_mnist.pt || $(VENV)/bin/ganctl classifier data=fashion_mnist
 	start=$$(date +%s) && \
-	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
+	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist model=dcgan method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
 	  train.steps=$(IMAGES_STEPS) train.threads=1 train.progress=false hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$(IMAGES_JOBS) hydra.sweep.dir=$(IMAGES_DIR) && \
 	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc --all) cores, $(IMAGES_JOBS) jobs at once"
