@@ -70,6 +70,17 @@ def test_image_data_sets_default_to_the_conv_gan_and_an_explicit_model_wins(data
     assert make_config("data=ring8").model.generator._target_ == "ganctl.nets.mlp.MlpGenerator"
 
 
+def test_image_recipe_halves_the_discriminator_and_model_dcgan_keeps_the_papers_widths():
+    from tests.conftest import make_config
+
+    recipe = make_config("data=fashion_mnist").model
+    assert (recipe.generator.width, recipe.discriminator.width) == (64, 32)  # conf/model/dcgan_cpu.yaml
+    paper = make_config("data=fashion_mnist", "model=dcgan").model
+    assert (paper.generator.width, paper.discriminator.width) == (64, 64)
+    assert make_config("data=stacked_fashion_mnist").model.discriminator.width == 64  # its recipe was measured so
+    assert "width" not in make_config("data=fashion_mnist", "model=mlp").model.discriminator
+
+
 @pytest.mark.parametrize("data", ["digits", "fashion_mnist", "cifar10", "stacked_fashion_mnist"])
 def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
     from tests.conftest import make_config
