@@ -18,13 +18,15 @@ number of steps follows S, so 28x28 MNIST starts from 7x7. D's last map is flatt
 the paper (Sec. 3), but with no sigmoid: each method applies its own link (BCE-with-logits, hinge, or none
 for a WGAN critic). The paper projects z to 1024 channels at 4x4; width=64 gives the PyTorch example's 512.
 G's last layer is an ImageOutputConvTranspose2d (ganctl/nets/layers.py): nn.ConvTranspose2d's function and
-parameters, computed by a matrix product and fold because oneDNN's CPU kernel into one channel is slow.
+parameters, computed by one matrix product per image and a fold, because oneDNN's CPU kernel into one channel
+is slow.
 """
 
 from torch import Tensor, nn
 
 from ganctl.errors import UserError
-from ganctl.nets.layers import ImageOutputConvTranspose2d, check_data_shape, check_norm, check_outputs, make_norm, squeeze_single
+from ganctl.nets.layers import (ImageOutputConvTranspose2d, check_data_shape, check_norm, check_outputs, make_norm,
+                                 squeeze_single)
 
 SUPPORTED = "square images with an even side >= 8 (e.g. 8, 28, 32, 64)"
 

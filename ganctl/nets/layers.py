@@ -78,8 +78,8 @@ class ImageOutputConvTranspose2d(nn.ConvTranspose2d):
         y = fold(columns) + b    col2im: each input pixel's kH x kW patch, summed where patches overlap
     Why: on the CPU, PyTorch hands a transposed convolution to oneDNN, whose kernel into one channel is slow. On
     the DCGAN generator's 64 -> 1 layer at 14 -> 28, batch 64 (AMD EPYC, 2 threads, torch 2.13.0+cpu) it took
-    5.9 ms forward and 10.6 ms forward and backward, against 0.7 and 2.3 ms for the matrix product and fold here
-    (`benchmarks/train_speed.py --layers`). Into 3 channels (64 -> 3 at 16 -> 32) oneDNN's forward and backward
+    6.7 ms forward and 10.7 ms forward and backward, against 0.7 and 2.8 ms for the products and fold here
+    (`benchmarks/train_speed.py --layers`; docs/performance.md). Into 3 channels (64 -> 3 at 16 -> 32) oneDNN's forward and backward
     were as fast or faster, so colour images, other devices, groups, dilation and output padding take
     nn.ConvTranspose2d's own path.
     """
