@@ -129,10 +129,18 @@ def _unique_run_dir(base: str, name: str | None) -> str:
     return candidate
 
 
+def _if_native_bf16(device: str, native, otherwise):
+    from ganctl.engine.speed import if_native_bf16  # imports torch: only when a config asks
+
+    return if_native_bf16(device, native, otherwise)
+
+
 def register() -> None:
     ConfigStore.instance().store(name="ganctl_schema", node=Config)
     if not OmegaConf.has_resolver("ganctl.run_dir"):
         OmegaConf.register_new_resolver("ganctl.run_dir", _unique_run_dir, use_cache=True)
+    if not OmegaConf.has_resolver("ganctl.native_bf16"):
+        OmegaConf.register_new_resolver("ganctl.native_bf16", _if_native_bf16)
 
 
 # The configs: ganctl/conf, which in a checkout is a link to the repository's conf/ and in an installed wheel a copy.

@@ -81,6 +81,20 @@ def test_image_recipe_halves_the_discriminator_and_model_dcgan_keeps_the_papers_
     assert "width" not in make_config("data=fashion_mnist", "model=mlp").model.discriminator
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_image_recipe_trains_longer_in_bf16_where_the_processor_has_it_and_an_explicit_choice_wins(native, monkeypatch):
+    from ganctl.engine import speed
+    from tests.conftest import make_config
+
+    monkeypatch.setattr(speed, "native_bf16", lambda device: native)
+    train = make_config("data=fashion_mnist").train
+    assert (train.precision, train.steps) == (("bf16", 34000) if native else ("fp32", 30000))
+    train = make_config("data=fashion_mnist", "train.precision=fp32", "train.steps=30000").train
+    assert (train.precision, train.steps) == ("fp32", 30000)
+    assert make_config("data=stacked_fashion_mnist").train.precision == "fp32"  # its recipe was measured in fp32
+    assert make_config("data=ring8").train.precision == "fp32"
+
+
 @pytest.mark.parametrize("data", ["digits", "fashion_mnist", "cifar10", "stacked_fashion_mnist"])
 def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
     from tests.conftest import make_config

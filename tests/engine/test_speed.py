@@ -15,8 +15,10 @@ from tests.conftest import FAST, make_config
 STEPS = 8
 MLP = ["model.generator.hidden=32", "model.discriminator.hidden=32", "train.batch_size=64", f"train.steps={STEPS}",
        "eval.at_end=false", *FAST, "train.log_every=1"]
+# fp32 named: an image set's recipe picks bf16 where the processor has it (conf/data_defaults/images.yaml)
 DCGAN = ["data=digits", "model=dcgan", "model.z_dim=16", "model.generator.width=8", "model.discriminator.width=8",
-         "train.batch_size=32", f"train.steps={STEPS}", "eval.at_end=false", "train.progress=false", "train.log_every=1"]
+         "train.batch_size=32", f"train.steps={STEPS}", "eval.at_end=false", "train.progress=false", "train.log_every=1",
+         "train.precision=fp32"]
 
 
 def losses(run_dir) -> dict[str, list[float]]:
@@ -93,6 +95,31 @@ def test_cuda_fast_options_give_the_eager_losses(tmp_path, option):
         torch.testing.assert_close(fast[tag], eager[tag], rtol=1e-3, atol=1e-4, msg=tag)
 
 
+def fake_cpuinfo(monkeypatch, tmp_path, text: str | None) -> None:
+    """/proc/cpuinfo reads as `text` (None: it cannot be read, as off Linux)."""
+    cpuinfo = tmp_path / "cpuinfo"
+    if text is not None:
+        cpuinfo.write_text(text)
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
+                                                                          *a, **k))
+
+
+@pytest.mark.parametrize(("cpuinfo", "native"), [("processor\t: 0\nflags\t: fpu avx2 avx512f avx512_bf16\n", True),
+                                                 ("processor\t: 0\nflags\t: fpu avx2 amx_bf16 amx_tile\n", True),
+                                                 ("processor\t: 0\nflags\t: fpu avx2 avx512f avx512_vnni\n", False),
+                                                 ("processor\t: 0\n", False), (None, False)])
+def test_native_bf16_reads_the_cpu_flags_and_counts_unknown_as_no(cpuinfo, native, tmp_path, monkeypatch):
+    from ganctl.engine import speed
+
+    fake_cpuinfo(monkeypatch, tmp_path, cpuinfo)
+    assert speed.native_bf16("cpu") is native
+    assert speed.if_native_bf16("cpu", 34000, 30000) == (34000 if native else 30000)
+    if not torch.cuda.is_available():  # device=auto is the CPU here
+        assert speed.native_bf16("auto") is native
+    assert speed.cpu_has_bf16() is (native or "flags" not in (cpuinfo or ""))  # the warning: unknown counts as yes
+
+
 @pytest.mark.parametrize(("flags", "warned"), [("flags\t: fpu avx2 fma\n", True),
                                                ("flags\t: fpu avx2 avx512f avx512_bf16\n", False),
                                                ("flags\t: fpu avx2 amx_bf16 amx_tile\n", False)])
@@ -101,11 +128,7 @@ def test_bf16_on_a_cpu_without_bf16_arithmetic_warns_with_its_cost(flags, warned
 
     from ganctl.engine import speed
 
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\n" + flags)
-    real_open = open
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
-                                                                          *a, **k))
+    fake_cpuinfo(monkeypatch, tmp_path, "processor\t: 0\n" + flags)
     cfg = SimpleNamespace(precision="bf16", cuda_graphs=False, on_nan="stop")
     with caplog.at_level("WARNING", logger="ganctl"):
         speed.check(cfg, torch.device("cpu"), 1)
