@@ -274,8 +274,9 @@ class Trainer:
             check_output_folder(self.run_dir, state_size(self.nets, (self.opt_g, self.opt_d)))
         self.tb = TensorBoard(self.run_dir / "tb", purge_step=self.step or None, enabled=ranks.main)
         self.tb.config(cfg)
-        log.info("run folder: %s  (device %s%s, data %s %s, %d steps)", self.run_dir, self.device,
-                 f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, self.train_cfg.steps)
+        log.info("run folder: %s  (device %s%s, data %s %s, %d steps, %s)", self.run_dir, self.device,
+                 f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, self.train_cfg.steps,
+                 self.train_cfg.precision)  # the image recipe's precision follows the processor: say which
         log.info("environment: torch %s, %s, %d threads", self.environment["torch"],
                  self.environment.get("gpu", self.environment["cpu"]), self.environment["threads"])
         self.fixed_z = torch.randn(64 if data.is_image else 2500, self.z_dim, device=self.device,
