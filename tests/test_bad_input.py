@@ -405,7 +405,8 @@ EVALUATE = ["evaluate", "--real", "x.npy", "--fake", "x.npy", "metrics=[fid]"]
 # train.steps=abc, train.steps=-5, a missing MNIST folder.
 CLI_CASES = [
     # config: unknown group choice or key, wrong types (Hydra composes, no torch import: about a second each)
-    CliCase("model=nope", [*TRAIN, "model=nope"], ["unknown model 'nope'; choose one of: dcgan, dcgan_cpu, mlp, pacgan_mlp"]),
+    CliCase("model=nope", [*TRAIN, "model=nope"],
+            ["unknown model 'nope'; choose one of: dcgan, dcgan_cpu, mlp, pacgan_mlp"]),
     CliCase("foo=1", [*TRAIN, "foo=1"], ["Key 'foo' not in 'Config'", "+foo=1"]),
     CliCase("batch_size=1.5", [*TRAIN, "train.batch_size=1.5"],
             ["Value '1.5' of type 'float' could not be converted to Integer", "train.batch_size"]),

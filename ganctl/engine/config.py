@@ -129,10 +129,12 @@ def _unique_run_dir(base: str, name: str | None) -> str:
     return candidate
 
 
-def _if_native_bf16(device: str, native, otherwise):
-    from ganctl.engine.speed import if_native_bf16  # imports torch: only when a config asks
+def if_native_bf16(device: str, native, otherwise):
+    """The `ganctl.native_bf16` resolver: `${ganctl.native_bf16:${device},A,B}` is A where the device computes
+    bfloat16 natively (speed.native_bf16), else B. The image recipe picks its precision and length with it."""
+    from ganctl.engine.speed import native_bf16  # imports torch: only when a config asks
 
-    return if_native_bf16(device, native, otherwise)
+    return native if native_bf16(str(device)) else otherwise
 
 
 def register() -> None:
@@ -140,7 +142,7 @@ def register() -> None:
     if not OmegaConf.has_resolver("ganctl.run_dir"):
         OmegaConf.register_new_resolver("ganctl.run_dir", _unique_run_dir, use_cache=True)
     if not OmegaConf.has_resolver("ganctl.native_bf16"):
-        OmegaConf.register_new_resolver("ganctl.native_bf16", _if_native_bf16)
+        OmegaConf.register_new_resolver("ganctl.native_bf16", if_native_bf16)
 
 
 # The configs: ganctl/conf, which in a checkout is a link to the repository's conf/ and in an installed wheel a copy.

@@ -50,26 +50,21 @@ def cpu_flags() -> set[str] | None:
     return None if line is None else set(line.split(":", 1)[1].split())
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bfloat16 arithmetic (the avx512_bf16 or amx_bf16 flag); unknown counts as yes."""
+def cpu_has_bf16(unknown: bool = True) -> bool:
+    """Whether this CPU has bfloat16 arithmetic (the avx512_bf16 or amx_bf16 flag); `unknown` where the flags
+    cannot be read (yes for the warning, no for native_bf16)."""
     flags = cpu_flags()
-    return flags is None or bool(flags & {"avx512_bf16", "amx_bf16"})
+    return unknown if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def native_bf16(device: str) -> bool:
     """Whether the run's device (a config's `device`: auto, cpu, cuda, cuda:i) computes bfloat16 natively: a CUDA
-    GPU with bf16 units, or a CPU with the avx512_bf16 or amx_bf16 flag. Unknown counts as no, unlike
-    cpu_has_bf16's warning: a setting chosen by this must never land on the emulated path (17x slower)."""
+    GPU with bf16 units, or a CPU with the avx512_bf16 or amx_bf16 flag. Unknown counts as no: a setting chosen by
+    this (the `ganctl.native_bf16` config resolver, engine/config.py) must never land on the emulated path (17x
+    slower)."""
     if device != "cpu" and torch.cuda.is_available():
         return torch.cuda.is_bf16_supported(including_emulation=False)
-    flags = cpu_flags()
-    return flags is not None and bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def if_native_bf16(device: str, native, otherwise):
-    """The `ganctl.native_bf16` config resolver: `${ganctl.native_bf16:${device},A,B}` is A where the device
-    computes bfloat16 natively (native_bf16), else B. The image recipe picks its precision and length with it."""
-    return native if native_bf16(str(device)) else otherwise
+    return cpu_has_bf16(unknown=False)
 
 
 def autocast(precision: str, device: torch.device):

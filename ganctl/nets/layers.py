@@ -79,9 +79,9 @@ class ImageOutputConvTranspose2d(nn.ConvTranspose2d):
     Why: on the CPU, PyTorch hands a transposed convolution to oneDNN, whose kernel into one channel is slow. On
     the DCGAN generator's 64 -> 1 layer at 14 -> 28, batch 64 (AMD EPYC, 2 threads, torch 2.13.0+cpu) it took
     6.7 ms forward and 10.7 ms forward and backward, against 0.7 and 2.8 ms for the products and fold here
-    (`benchmarks/train_speed.py --layers`; docs/performance.md). Into 3 channels (64 -> 3 at 16 -> 32) oneDNN's forward and backward
-    were as fast or faster, so colour images, other devices, groups, dilation and output padding take
-    nn.ConvTranspose2d's own path.
+    (`benchmarks/train_speed.py --layers`; docs/performance.md). Into 3 channels (64 -> 3 at 16 -> 32) oneDNN's
+    forward and backward were as fast or faster, so colour images, other devices, groups, dilation and output
+    padding take nn.ConvTranspose2d's own path.
     """
 
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:

@@ -111,10 +111,11 @@ def fake_cpuinfo(monkeypatch, tmp_path, text: str | None) -> None:
                                                  ("processor\t: 0\n", False), (None, False)])
 def test_native_bf16_reads_the_cpu_flags_and_counts_unknown_as_no(cpuinfo, native, tmp_path, monkeypatch):
     from ganctl.engine import speed
+    from ganctl.engine.config import if_native_bf16
 
     fake_cpuinfo(monkeypatch, tmp_path, cpuinfo)
     assert speed.native_bf16("cpu") is native
-    assert speed.if_native_bf16("cpu", 34000, 30000) == (34000 if native else 30000)
+    assert if_native_bf16("cpu", 34000, 30000) == (34000 if native else 30000)
     if not torch.cuda.is_available():  # device=auto is the CPU here
         assert speed.native_bf16("auto") is native
     assert speed.cpu_has_bf16() is (native or "flags" not in (cpuinfo or ""))  # the warning: unknown counts as yes
