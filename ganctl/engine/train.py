@@ -36,6 +36,9 @@ log = logging.getLogger("ganctl")
 # Taken from the checkpoint on resume, so the run continues the same experiment; `train`, `eval`, `metrics`,
 # `device` and `name` come from the new command (e.g. a larger train.steps).
 RESUMED_KEYS = ("seed", "data", "model", "method", "optim")
+# Training settings that the new command may change on resume, but that change the run's course if they do (the
+# image recipe's precision and length follow the processor, so a run resumed on another machine can differ here).
+COURSE_KEYS = ("precision", "steps", "lr_decay", "batch_size", "batch_unit", "schedule", "ema")
 
 
 def main(cfg: DictConfig) -> float | None:
@@ -159,6 +162,16 @@ def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dic
     for key in RESUMED_KEYS:
         if current.get(key) != saved.get(key):
             log.warning("resume: %s is taken from the resumed run, not from this command", key)
+    for key in COURSE_KEYS:
+        before, now = saved.get("train", {}).get(key), current["train"].get(key)
+        if before == now or (key == "steps" and current["train"]["lr_decay"] != "linear"):
+            continue  # more steps at a constant learning rate is what resuming is for
+        if key == "steps":
+            log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's linear decay "
+                        "now reaches 0 at step %s", now, before, now)
+        else:
+            log.warning("resume: train.%s is %s here, %s in the resumed run; pass train.%s=%s to keep the run's",
+                        key, now, before, key, before)
     merged = {**current, **{key: saved[key] for key in RESUMED_KEYS}}
     typed = OmegaConf.merge(OmegaConf.structured(Config), merged)  # typed again, as Hydra composed it
     OmegaConf.set_struct(typed, True)

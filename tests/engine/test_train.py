@@ -99,6 +99,22 @@ def test_train_resume_takes_the_experiment_from_the_checkpoint(tmp_path):
     assert saved.train.steps == 20
 
 
+def test_train_resume_names_each_training_setting_that_changes_the_runs_course(tmp_path, caplog):
+    import logging
+
+    train(make_config("train.steps=10", "train.lr_decay=linear", "train.ema=0.9", "eval.at_end=false", *FAST),
+          tmp_path / "first")
+    with caplog.at_level(logging.WARNING, logger="ganctl"):
+        train(make_config("train.steps=20", "train.lr_decay=linear", "train.ema=0.99", "eval.at_end=false",
+                          f"train.resume={tmp_path / 'first'}", *FAST), tmp_path / "second")
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resume: train.")]
+    assert warnings == [
+        "resume: train.steps is 20 here, 10 in the resumed run, so the learning rate's linear decay now reaches 0 "
+        "at step 20",
+        "resume: train.ema is 0.99 here, 0.9 in the resumed run; pass train.ema=0.9 to keep the run's",
+    ]
+
+
 def test_train_resume_needs_more_steps_than_the_checkpoint(tmp_path):
     from ganctl.errors import UserError
 
