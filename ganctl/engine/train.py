@@ -164,7 +164,9 @@ def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dic
             log.warning("resume: %s is taken from the resumed run, not from this command", key)
     for key in COURSE_KEYS:
         before, now = saved.get("train", {}).get(key), current["train"].get(key)
-        if before == now or (key == "steps" and current["train"]["lr_decay"] != "linear"):
+        if before is None or before == now:  # None: a checkpoint from before the setting existed
+            continue
+        if key == "steps" and current["train"]["lr_decay"] != "linear":
             continue  # more steps at a constant learning rate is what resuming is for
         if key == "steps":
             log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's linear decay "
