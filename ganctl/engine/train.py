@@ -166,14 +166,12 @@ def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dic
         before, now = saved.get("train", {}).get(key), current["train"].get(key)
         if before is None or before == now:  # None: a checkpoint from before the setting existed
             continue
-        if key == "steps" and current["train"]["lr_decay"] != "linear":
-            continue  # more steps at a constant learning rate is what resuming is for
-        if key == "steps":
-            log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's linear decay "
-                        "now reaches 0 at step %s", now, before, now)
-        else:
+        if key != "steps":
             log.warning("resume: train.%s is %s here, %s in the resumed run; pass train.%s=%s to keep the run's",
                         key, now, before, key, before)
+        elif current["train"]["lr_decay"] == "linear":  # at a constant rate, more steps is what resuming is for
+            log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's linear decay "
+                        "now reaches 0 at step %s", now, before, now)
     merged = {**current, **{key: saved[key] for key in RESUMED_KEYS}}
     typed = OmegaConf.merge(OmegaConf.structured(Config), merged)  # typed again, as Hydra composed it
     OmegaConf.set_struct(typed, True)
