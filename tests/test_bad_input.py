@@ -416,6 +416,8 @@ CLI_CASES = [
     # sizes
     CliCase("batch_size=0", [*TRAIN, "train.batch_size=0"], ["train.batch_size=0 must be a positive integer"]),
     CliCase("n_train=-3", [*TRAIN, "data.n_train=-3"], ["data.n_train must be a positive integer, got -3"]),
+    CliCase("minutes=0", [*TRAIN, "train.minutes=0"],
+            ["train.minutes=0.0 must be a positive number of minutes, or null for no time limit"]),
     CliCase("eval.n=-1", [*TRAIN, "data.n_train=256", "data.n_test=64", "eval.n=-1"], ["eval.n=-1 must be positive"]),
     # missing data: the message names the path it looked at
     CliCase("cifar10 missing", [*TRAIN, "data=cifar10", "data.path=nowhere/cifar"],

@@ -60,6 +60,7 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = 3000
+    minutes: float | None = None  # wall-clock budget of the training loop: stop at the first step past it
     batch_size: int = 256
     batch_unit: BatchUnit = BatchUnit.samples
     schedule: Schedule = Schedule.alternating

@@ -102,6 +102,9 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"trainer.devices={cfg.trainer.devices} must be at least 1 (the number of processes)")
     # train.on_nan, precision, batch_unit, schedule, lr_decay and eval.monitor_mode are choices of the typed schema
     # (engine/config.py): a value outside them fails when the config is composed.
+    if cfg.train.get("minutes") is not None and not cfg.train.minutes > 0:
+        raise UserError(f"train.minutes={cfg.train.minutes} must be a positive number of minutes, or null for no "
+                        f"time limit")
     if not 0 <= cfg.train.ema < 1:
         raise UserError(f"train.ema={cfg.train.ema} must be in [0, 1) (0: off; 0.999 averages about 1,000 steps)")
     if cfg.train.lr_decay != "constant" and cfg.train.cuda_graphs:
@@ -287,8 +290,10 @@ class Trainer:
             check_output_folder(self.run_dir, state_size(self.nets, (self.opt_g, self.opt_d)))
         self.tb = TensorBoard(self.run_dir / "tb", purge_step=self.step or None, enabled=ranks.main)
         self.tb.config(cfg)
-        log.info("run folder: %s  (device %s%s, data %s %s, %d steps, %s)", self.run_dir, self.device,
+        minutes = self.train_cfg.minutes
+        log.info("run folder: %s  (device %s%s, data %s %s, %d steps%s, %s)", self.run_dir, self.device,
                  f" x {ranks.world} processes" if ranks.world > 1 else "", data.name, data.shape, self.train_cfg.steps,
+                 f" or {minutes:g} minutes" if minutes is not None else "",
                  self.train_cfg.precision)  # the image recipe's precision follows the processor: say which
         log.info("environment: torch %s, %s, %d threads", self.environment["torch"],
                  self.environment.get("gpu", self.environment["cpu"]), self.environment["threads"])
@@ -430,6 +435,7 @@ class Trainer:
                             disable=not (train_cfg.progress and ranks.main))
         task = progress.add_task("train", total=train_cfg.steps, completed=self.step, info="")
         t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), self.step
+        budget_s = self.time_budget()
         self.g.train()
         self.d.train()
         with ExitStack() as scope:
@@ -477,7 +483,38 @@ class Trainer:
                     self.tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
                 if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps:
                     self.save_checkpoint("last.pt")
+                if budget_s is not None and step < train_cfg.steps and self.out_of_time(t_start, budget_s, log_now):
+                    self.end_early(step)
+                    break
         self.wall = time.perf_counter() - t_start
+
+    def time_budget(self) -> float | None:
+        """train.minutes in seconds (None: no limit)."""
+        minutes = self.train_cfg.minutes  # checked in check_train_config
+        if minutes is None:
+            return None
+        if self.train_cfg.lr_decay == "linear":
+            log.warning("train.minutes=%g with train.lr_decay=linear: the rates fall to 0 at train.steps=%d, so a run "
+                        "that the time limit ends sooner ends with them above 0", minutes, self.train_cfg.steps)
+        return 60.0 * minutes
+
+    def out_of_time(self, t_start: float, budget_s: float, log_now: bool) -> bool:
+        """Whether train.minutes is spent. One process reads its clock every step; data-parallel ranks take rank
+        0's clock at logging steps, so that they all stop after the same step (the broadcast is a collective)."""
+        if self.ranks.world == 1:
+            return time.perf_counter() - t_start >= budget_s
+        return log_now and self.ranks.broadcast(time.perf_counter() - t_start >= budget_s)
+
+    def end_early(self, step: int) -> None:
+        """train.minutes ran out: the run ends here as it would at train.steps (samples, checkpoint, then the final
+        evaluation in finish), and `train.resume` can continue it."""
+        if step % self.train_cfg.sample_every:
+            self.picture()
+        if step % self.train_cfg.checkpoint_every:
+            self.save_checkpoint("last.pt")
+        if self.ranks.main:
+            log.info("train.minutes=%g reached at step %d of %d: the run ends here (continue with train.resume=%s)",
+                     self.train_cfg.minutes, step, self.train_cfg.steps, self.run_dir)
 
     def stop_here(self) -> None:
         """A signal asked the run to stop: keep a checkpoint to resume from and exit with the signal's code."""

@@ -90,6 +90,24 @@ def test_train_resume_is_bitwise_identical_to_an_uninterrupted_run(method, tmp_p
     assert_same_tensors(opt_s[0], opt_r[0])
 
 
+def test_train_minutes_ends_the_run_at_a_step_that_resume_continues_bitwise(tmp_path):
+    # 1e-9 minutes (60 ns) are spent by the first step, so the run ends after exactly one step, as if train.steps=1:
+    # samples, checkpoint and evaluation of step 1; resuming it to 40 steps gives the uninterrupted run's weights.
+    common = ["train.checkpoint_every=1000", "train.sample_every=1000", *FAST]
+    train(make_config("train.steps=40", "eval.at_end=false", *common), tmp_path / "straight")
+    train(make_config("train.steps=40", "train.minutes=1e-9", *common), tmp_path / "timed")
+    assert weights(tmp_path / "timed")[2] == 1
+    assert json.loads((tmp_path / "timed" / "metrics.json").read_text())["step"] == 1
+    assert [p.name for p in (tmp_path / "timed" / "samples").iterdir()] == ["step_0000001.png"]
+    train(make_config("train.steps=40", f"train.resume={tmp_path / 'timed'}", "eval.at_end=false", *common),
+          tmp_path / "resumed")
+    g_s, d_s, step_s = weights(tmp_path / "straight")
+    g_r, d_r, step_r = weights(tmp_path / "resumed")
+    assert step_s == step_r == 40
+    assert_same_tensors(g_s, g_r)
+    assert_same_tensors(d_s, d_r)
+
+
 def test_train_resume_takes_the_experiment_from_the_checkpoint(tmp_path):
     train(make_config("method=wgan_gp", "train.steps=10", "eval.at_end=false", *FAST), tmp_path / "first")
     train(make_config("train.steps=20", f"train.resume={tmp_path / 'first'}", "eval.at_end=false", *FAST),
