@@ -95,6 +95,15 @@ def test_image_recipe_trains_longer_in_bf16_where_the_processor_has_it_and_an_ex
     assert make_config("data=ring8").train.precision == "fp32"
 
 
+def test_image_recipe_stops_its_loop_at_28_minutes_unless_told_otherwise():
+    from tests.conftest import make_config
+
+    assert make_config("data=fashion_mnist").train.minutes == 28  # start-up and evaluation fit in the last 2 of 30
+    assert make_config("data=fashion_mnist", "train.minutes=null").train.minutes is None
+    assert make_config("data=stacked_fashion_mnist").train.minutes is None  # its rates fall to 0 at train.steps
+    assert make_config("data=ring8").train.minutes is None
+
+
 @pytest.mark.parametrize("data", ["digits", "fashion_mnist", "cifar10", "stacked_fashion_mnist"])
 def test_image_data_sets_choose_image_metrics_and_an_explicit_choice_wins(data):
     from tests.conftest import make_config
