@@ -513,7 +513,8 @@ class Trainer:
         if step % self.train_cfg.checkpoint_every:
             self.save_checkpoint("last.pt")
         if self.ranks.main:
-            log.info("train.minutes=%g reached at step %d of %d: the run ends here (continue with train.resume=%s)",
+            log.info("train.minutes=%g reached at step %d of %d: the run ends here. To continue it, repeat its command "
+                     "with train.resume=%s (and train.minutes=null to lift the limit)",
                      self.train_cfg.minutes, step, self.train_cfg.steps, self.run_dir)
 
     def stop_here(self) -> None:
