@@ -102,7 +102,7 @@ def check_train_config(cfg: DictConfig) -> None:
         raise UserError(f"trainer.devices={cfg.trainer.devices} must be at least 1 (the number of processes)")
     # train.on_nan, precision, batch_unit, schedule, lr_decay and eval.monitor_mode are choices of the typed schema
     # (engine/config.py): a value outside them fails when the config is composed.
-    if cfg.train.get("minutes") is not None and not cfg.train.minutes > 0:
+    if cfg.train.minutes is not None and not cfg.train.minutes > 0:
         raise UserError(f"train.minutes={cfg.train.minutes} must be a positive number of minutes, or null for no "
                         f"time limit")
     if not 0 <= cfg.train.ema < 1:
@@ -476,15 +476,20 @@ class Trainer:
                                                                    f"  {values['speed/steps_per_s']:.0f} steps/s")
                 if stop_now:
                     self.stop_here()
-                if step % train_cfg.sample_every == 0 or step == train_cfg.steps:
+                # the last step: train.steps, or the first past train.minutes; finish() evaluates it
+                last = step == train_cfg.steps or (budget_s is not None and self.out_of_time(t_start, budget_s, log_now))
+                if step % train_cfg.sample_every == 0 or last:
                     self.picture()
-                if train_cfg.eval_every and step % train_cfg.eval_every == 0 and step < train_cfg.steps and ranks.main:
+                if train_cfg.eval_every and step % train_cfg.eval_every == 0 and not last and ranks.main:
                     metrics = self.evaluate_and_keep_best()
                     self.tb.scalars({f"metric/{k}": v for k, v in metrics.items()}, step)
-                if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps:
+                if step % train_cfg.checkpoint_every == 0 or last:
                     self.save_checkpoint("last.pt")
-                if budget_s is not None and step < train_cfg.steps and self.out_of_time(t_start, budget_s, log_now):
-                    self.end_early(step)
+                if last and step < train_cfg.steps:
+                    if ranks.main:
+                        log.info("train.minutes=%g reached at step %d of %d: the run ends here. To continue it, repeat "
+                                 "its command with train.resume=%s (and train.minutes=null to lift the limit)",
+                                 train_cfg.minutes, step, train_cfg.steps, self.run_dir)
                     break
         self.wall = time.perf_counter() - t_start
 
@@ -504,18 +509,6 @@ class Trainer:
         if self.ranks.world == 1:
             return time.perf_counter() - t_start >= budget_s
         return log_now and self.ranks.broadcast(time.perf_counter() - t_start >= budget_s)
-
-    def end_early(self, step: int) -> None:
-        """train.minutes ran out: the run ends here as it would at train.steps (samples, checkpoint, then the final
-        evaluation in finish), and `train.resume` can continue it."""
-        if step % self.train_cfg.sample_every:
-            self.picture()
-        if step % self.train_cfg.checkpoint_every:
-            self.save_checkpoint("last.pt")
-        if self.ranks.main:
-            log.info("train.minutes=%g reached at step %d of %d: the run ends here. To continue it, repeat its command "
-                     "with train.resume=%s (and train.minutes=null to lift the limit)",
-                     self.train_cfg.minutes, step, self.train_cfg.steps, self.run_dir)
 
     def stop_here(self) -> None:
         """A signal asked the run to stop: keep a checkpoint to resume from and exit with the signal's code."""
