@@ -82,13 +82,18 @@ def test_image_recipe_halves_the_discriminator_and_model_dcgan_keeps_the_papers_
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_image_recipe_trains_longer_in_bf16_where_the_processor_has_it_and_an_explicit_choice_wins(native, monkeypatch):
+def test_image_recipe_follows_the_processor_and_an_explicit_choice_wins(native, monkeypatch):
     from ganctl.engine import speed
     from tests.conftest import make_config
 
     monkeypatch.setattr(speed, "native_bf16", lambda device: native)
-    train = make_config("data=fashion_mnist").train
-    assert (train.precision, train.steps) == (("bf16", 34000) if native else ("fp32", 30000))
+    cfg = make_config("data=fashion_mnist")
+    train = cfg.train
+    # bf16 where native: 34,000 steps of 64 at 2e-4; elsewhere fp32 batches of 32 at 4e-4 until the time limit
+    assert (train.precision, train.steps, train.batch_size) == (("bf16", 34000, 64) if native else ("fp32", 60000, 32))
+    assert cfg.optim.lr_g == cfg.optim.lr_d == (2e-4 if native else 4e-4)
+    assert make_config("data=fashion_mnist", "method=wgan_gp").optim.lr_g == 1e-4  # a method's own optimiser wins
+    assert make_config("data=fashion_mnist", "train.batch_size=64").train.batch_size == 64
     train = make_config("data=fashion_mnist", "train.precision=fp32", "train.steps=30000").train
     assert (train.precision, train.steps) == ("fp32", 30000)
     assert make_config("data=stacked_fashion_mnist").train.precision == "fp32"  # its recipe was measured in fp32
