@@ -55,23 +55,24 @@ MODES_ARGS ?=
 MODES_JOBS ?= 2
 MODES_DIR ?= outputs/benchmarks/modes
 # The image benchmark (docs/benchmarks.md, "Images"): GAN objectives and the remedies that apply to images on
-# Fashion-MNIST (Debian's package, `make data`), 2 seeds, short runs at the CPU budget, in the space of the Fashion-MNIST
-# classifier (made first when missing); then the real-vs-real reference and `ganctl report`. Run from the repository.
-# model=dcgan: the DCGAN paper's widths, which the table was measured with (the recipe's dcgan_cpu halves D). Batch
-# 64 in fp32 with no time limit, as the table was measured, wherever it runs: the recipe's own batch and precision
-# follow the processor (conf/data_defaults/images.yaml). So do its learning rates, for the methods without an
-# optimiser of their own (nsgan, pacgan2, minibatch): 4e-4 where bf16 is not native, 2e-4 (the table's) elsewhere.
+# Fashion-MNIST (Debian's package, `make data`), 2 seeds, in the space of the Fashion-MNIST classifier (made first when
+# missing); then the real-vs-real reference and `ganctl report`. Run from the repository. Every method gets the same
+# CPU budget, IMAGES_MINUTES of training at one torch thread (two jobs at once on 2 cores), and otherwise the recipe
+# of `ganctl train data=fashion_mnist`: its nets, batch, precision and average, and its Adam for the methods without
+# an optimiser of their own (nsgan, pacgan2, minibatch); batch and rates follow the processor
+# (conf/data_defaults/images.yaml), so the table names its machine. A method that takes 5 D steps a step (hinge,
+# wgan_gp) makes fewer G steps in the same minutes: the table's steps column says how many.
 IMAGES_METHODS ?= nsgan,lsgan,hinge,wgan_gp,pacgan2,minibatch,dragan,madgan
 IMAGES_SEEDS ?= 0,1
-IMAGES_STEPS ?= 1000
+IMAGES_MINUTES ?= 6
 IMAGES_JOBS ?= 2
 IMAGES_DIR ?= outputs/benchmarks/images
+
 bench-images: setup
 	test -f outputs/classifiers/fashion_mnist.pt || $(VENV)/bin/ganctl classifier data=fashion_mnist
 	start=$$(date +%s) && \
-	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist model=dcgan method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
-	  train.steps=$(IMAGES_STEPS) train.batch_size=64 train.precision=fp32 train.minutes=null train.threads=1 \
-	  train.progress=false hydra/launcher=joblib \
+	OMP_NUM_THREADS=1 $(VENV)/bin/ganctl train -m data=fashion_mnist method=$(IMAGES_METHODS) seed=$(IMAGES_SEEDS) \
+	  train.minutes=$(IMAGES_MINUTES) train.threads=1 train.progress=false hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$(IMAGES_JOBS) hydra.sweep.dir=$(IMAGES_DIR) && \
 	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc --all) cores, $(IMAGES_JOBS) jobs at once"
 	$(PY) benchmarks/image_reference.py data=fashion_mnist > $(IMAGES_DIR)/reference.json

@@ -3,32 +3,46 @@ mean ± standard error over seeds, beside the real-vs-real reference row (benchm
 
     python benchmarks/images_table.py outputs/benchmarks/images/report.json reference.json [raw]
 
-With `raw`, the raw generator's figures (raw_*: the last iterate, scored beside the averaged G of train.ema).
+The averaged G's figures (train.ema), with the raw G's FID beside them; with `raw`, the raw generator's (raw_*: the
+last iterate), with the averaged G's FID beside them. The steps column is where each run stopped: the sweep gives every method the
+same minutes, so it says how many G steps a method's objective made in them (read from each job's metrics.json).
 """
 
 import json
+import statistics
 import sys
+from pathlib import Path
 
 from modes_table import cell
 
 COLUMNS = [("fid", ".1f"), ("kid_mean", ".2f"), ("is_mean", ".2f"), ("classes_covered", ".1f"),
-           ("class_min_pct", ".1f"), ("precision", ".3f"), ("recall", ".3f"), ("nn1_accuracy", ".3f"),
-           ("wall_time_s", ".0f")]
-HEADER = ["FID", "KID", "score", "classes", "rarest class %", "precision", "recall", "1-NN", "wall time (s)"]
+           ("class_min_pct", ".1f"), ("precision", ".3f"), ("recall", ".3f"), ("nn1_accuracy", ".3f")]
+HEADER = ["steps", "FID", "KID", "score", "classes", "rarest class %", "precision", "recall", "1-NN", "other G's FID",
+          "training time (s)"]
+
+
+def steps_cell(sweep: Path, configuration: dict) -> str:
+    steps = [json.loads((sweep / job["folder"] / "metrics.json").read_text())["step"]
+             for job in configuration["jobs"]]
+    return f"{statistics.mean(steps):,.0f}" + (f" ({min(steps):,}-{max(steps):,})" if len(steps) > 1 else "")
 
 
 def main(report_path: str, reference_path: str, generator: str = "ema") -> None:
     report = json.loads(open(report_path).read())
     reference = json.loads(open(reference_path).read())
-    print("| method | seeds | " + " | ".join(HEADER) + " |")
+    sweep = Path(report["sweep"])
+    other = "averaged" if generator == "raw" else "raw"
+    print("| method | seeds | " + " | ".join(HEADER).replace("other G's", other + " G") + " |")
     print("|---|---:|" + "---:|" * len(HEADER))
     for c in report["configurations"]:
         method = next(o.split("=")[1] for o in c["overrides"] if o.startswith("method="))
         prefix = "raw_" if generator == "raw" else ""
-        cells = [cell(c["metrics"].get(k if k == "wall_time_s" else prefix + k), fmt) for k, fmt in COLUMNS]
-        print(f"| `{method}` | {c['seeds']} | " + " | ".join(cells) + " |")
+        cells = [cell(c["metrics"].get(prefix + k), fmt) for k, fmt in COLUMNS]
+        other_fid = "fid" if generator == "raw" else "raw_fid"
+        cells += [cell(c["metrics"].get(other_fid), ".1f"), cell(c["metrics"].get("wall_time_s"), ".0f")]
+        print(f"| `{method}` | {c['seeds']} | {steps_cell(sweep, c)} | " + " | ".join(cells) + " |")
     values = [f"{reference[k]:{fmt}}" if k in reference else "–" for k, fmt in COLUMNS]
-    print("| *real train vs real test* | – | " + " | ".join(values) + " |")
+    print("| *real train vs real test* | – | – | " + " | ".join(values) + " | – | – |")
 
 
 if __name__ == "__main__":
