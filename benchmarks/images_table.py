@@ -4,8 +4,9 @@ mean ± standard error over seeds, beside the real-vs-real reference row (benchm
     python benchmarks/images_table.py outputs/benchmarks/images/report.json reference.json [raw]
 
 The averaged G's figures (train.ema), with the raw G's FID beside them; with `raw`, the raw generator's (raw_*: the
-last iterate), with the averaged G's FID beside them. The steps column is where each run stopped: the sweep gives every method the
-same minutes, so it says how many G steps a method's objective made in them (read from each job's metrics.json).
+last iterate), with the averaged G's FID beside them. The steps column is where each run stopped: the sweep gives
+every method the same minutes, so it says how many G steps a method's objective made in them (read from each job's
+metrics.json).
 """
 
 import json
