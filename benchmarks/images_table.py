@@ -18,8 +18,7 @@ from modes_table import cell
 
 COLUMNS = [("fid", ".1f"), ("kid_mean", ".2f"), ("is_mean", ".2f"), ("classes_covered", ".1f"),
            ("class_min_pct", ".1f"), ("precision", ".3f"), ("recall", ".3f"), ("nn1_accuracy", ".3f")]
-HEADER = ["steps", "FID", "KID", "score", "classes", "rarest class %", "precision", "recall", "1-NN", "other G's FID",
-          "training time (s)"]
+HEADER = ["steps", "FID", "KID", "score", "classes", "rarest class %", "precision", "recall", "1-NN"]
 
 
 def steps_cell(sweep: Path, configuration: dict) -> str:
@@ -32,14 +31,13 @@ def main(report_path: str, reference_path: str, generator: str = "ema") -> None:
     report = json.loads(open(report_path).read())
     reference = json.loads(open(reference_path).read())
     sweep = Path(report["sweep"])
-    other = "averaged" if generator == "raw" else "raw"
-    print("| method | seeds | " + " | ".join(HEADER).replace("other G's", other + " G") + " |")
-    print("|---|---:|" + "---:|" * len(HEADER))
+    prefix, other_fid, other = ("raw_", "fid", "averaged") if generator == "raw" else ("", "raw_fid", "raw")
+    header = HEADER + [f"{other} G FID", "training time (s)"]
+    print("| method | seeds | " + " | ".join(header) + " |")
+    print("|---|---:|" + "---:|" * len(header))
     for c in report["configurations"]:
         method = next(o.split("=")[1] for o in c["overrides"] if o.startswith("method="))
-        prefix = "raw_" if generator == "raw" else ""
         cells = [cell(c["metrics"].get(prefix + k), fmt) for k, fmt in COLUMNS]
-        other_fid = "fid" if generator == "raw" else "raw_fid"
         cells += [cell(c["metrics"].get(other_fid), ".1f"), cell(c["metrics"].get("wall_time_s"), ".0f")]
         print(f"| `{method}` | {c['seeds']} | {steps_cell(sweep, c)} | " + " | ".join(cells) + " |")
     values = [f"{reference[k]:{fmt}}" if k in reference else "–" for k, fmt in COLUMNS]

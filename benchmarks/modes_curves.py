@@ -5,37 +5,34 @@ and data set, one line per seed, the raw G solid and the averaged G dashed; a ta
         metrics=[mode_coverage] hydra.sweep.dir=SWEEP
     python benchmarks/modes_curves.py SWEEP [SWEEP ...] --out curves.png
 
-It reads each job's tb/ (metric/modes_captured and metric/raw_modes_captured) and .hydra/overrides.yaml.
+It reads the sweeps' finished jobs and their tb/ with `ganctl report`'s and `ganctl plot`'s readers.
 """
 
 import argparse
 from collections import defaultdict
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from ganctl.analysis.plot import Series, event_folder, read_scalars  # noqa: E402
+from ganctl.analysis.report import collect  # noqa: E402
 
 
 def override(overrides: list[str], key: str) -> str:
     return next(o.split("=", 1)[1] for o in overrides if o.startswith(key + "="))
 
 
-def read_runs(sweeps: list[str]) -> dict[tuple[str, str], dict[str, dict[str, list[tuple[int, float]]]]]:
-    """{(data set, method): {seed: {tag: [(step, value), ...]}}}"""
+def read_runs(sweeps: list[str]) -> dict[tuple[str, str], dict[int, dict[str, Series]]]:
+    """{(data set, method): {seed: {tag: Series}}} for the finished jobs of each sweep (`ganctl report`'s reader)."""
     runs: dict = defaultdict(dict)
     for sweep in sweeps:
-        for job in sorted(p for p in Path(sweep).iterdir() if (p / "tb").is_dir()):
-            overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
-            data = override(overrides, "+experiment").removeprefix("modes_")
-            events = EventAccumulator(str(job / "tb"), size_guidance={"scalars": 0})
-            events.Reload()
-            runs[(data, override(overrides, "+modes"))][override(overrides, "seed")] = {
-                tag: [(e.step, e.value) for e in events.Scalars(f"metric/{tag}")]
-                for tag in ("modes_captured", "raw_modes_captured", "high_quality_pct", "raw_high_quality_pct")}
+        for job in collect(sweep):
+            data = override(job.overrides, "+experiment").removeprefix("modes_")
+            scalars = read_scalars(event_folder(job.path))
+            runs[(data, override(job.overrides, "+modes"))][job.seed] = {
+                tag: scalars[f"metric/{tag}"] for tag in ("modes_captured", "raw_modes_captured", "high_quality_pct")}
     return runs
 
 
@@ -51,12 +48,13 @@ def main() -> None:
         modes = 8 if data.startswith("ring") else 25
         for i, (seed, tags) in enumerate(sorted(runs[(data, method)].items())):
             color = f"C{i}"
-            ax.plot(*zip(*tags["raw_modes_captured"]), color=color, label=f"seed {seed}")
-            ax.plot(*zip(*tags["modes_captured"]), color=color, linestyle="--", linewidth=0.8)
+            raw, averaged = tags["raw_modes_captured"], tags["modes_captured"]
+            ax.plot(raw.steps, raw.values, color=color, label=f"seed {seed}")
+            ax.plot(averaged.steps, averaged.values, color=color, linestyle="--", linewidth=0.8)
             print(f"{data} {method} seed {seed}: raw G modes "
-                  + " ".join(f"{s // 1000}k:{v:.0f}" for s, v in tags["raw_modes_captured"])
-                  + " | averaged G, last: "
-                  + f"{tags['modes_captured'][-1][1]:.0f} modes, {tags['high_quality_pct'][-1][1]:.1f}% high quality")
+                  + " ".join(f"{s // 1000}k:{v:.0f}" for s, v in zip(raw.steps, raw.values))
+                  + f" | averaged G, last: {averaged.values[-1]:.0f} modes, "
+                  + f"{tags['high_quality_pct'].values[-1]:.1f}% high quality")
         ax.axhline(modes, color="grey", linewidth=0.5)
         ax.set_ylim(0, modes + 1)
         ax.set_title(f"{method}, {data}", fontsize=9)
