@@ -77,7 +77,7 @@ bench-images: setup
 	echo "bench-images: $$(( $$(date +%s) - start )) s of wall time on $$(nproc --all) cores, $(IMAGES_JOBS) jobs at once"
 	$(PY) benchmarks/image_reference.py data=fashion_mnist > $(IMAGES_DIR)/reference.json
 	$(VENV)/bin/ganctl report --spread sem $(IMAGES_DIR)
-	cd benchmarks && ../$(PY) images_table.py ../$(IMAGES_DIR)/report.json ../$(IMAGES_DIR)/reference.json raw
+	$(PY) benchmarks/images_table.py $(IMAGES_DIR)/report.json $(IMAGES_DIR)/reference.json raw
 
 bench-modes: setup
 	start=$$(date +%s) && \
