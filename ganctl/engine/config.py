@@ -41,6 +41,7 @@ class Schedule(StrEnum):
 class LrDecay(StrEnum):
     constant = "constant"
     linear = "linear"
+    cooldown = "cooldown"
 
 
 class MonitorMode(StrEnum):
@@ -66,6 +67,7 @@ class TrainConfig:
     schedule: Schedule = Schedule.alternating
     ema: float = 0.0
     lr_decay: LrDecay = LrDecay.constant
+    cooldown: float = 0.2  # lr_decay=cooldown: the last fraction of the run (of train.steps or train.minutes)
     threads: int | None = None
     log_every: int = 50
     sample_every: int = 500

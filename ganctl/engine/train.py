@@ -38,7 +38,7 @@ log = logging.getLogger("ganctl")
 RESUMED_KEYS = ("seed", "data", "model", "method", "optim")
 # Training settings that the new command may change on resume, but that change the run's course if they do (the
 # image recipe's precision and length follow the processor, so a run resumed on another machine can differ here).
-COURSE_KEYS = ("precision", "steps", "lr_decay", "batch_size", "batch_unit", "schedule", "ema")
+COURSE_KEYS = ("precision", "steps", "lr_decay", "cooldown", "batch_size", "batch_unit", "schedule", "ema")
 
 
 def main(cfg: DictConfig) -> float | None:
@@ -105,11 +105,14 @@ def check_train_config(cfg: DictConfig) -> None:
     if cfg.train.minutes is not None and not cfg.train.minutes > 0:
         raise UserError(f"train.minutes={cfg.train.minutes} must be a positive number of minutes, or null for no "
                         f"time limit")
+    if not 0 < cfg.train.cooldown <= 1:
+        raise UserError(f"train.cooldown={cfg.train.cooldown} must be in (0, 1]: the fraction of the run over which "
+                        "lr_decay=cooldown lowers the rates to 0 (0.2: the last fifth)")
     if not 0 <= cfg.train.ema < 1:
         raise UserError(f"train.ema={cfg.train.ema} must be in [0, 1) (0: off; 0.999 averages about 1,000 steps)")
     if cfg.train.lr_decay != "constant" and cfg.train.cuda_graphs:
-        raise UserError("train.lr_decay=linear changes the learning rate every step, which a captured CUDA graph "
-                        "cannot follow: set train.cuda_graphs=false")
+        raise UserError(f"train.lr_decay={cfg.train.lr_decay} changes the learning rate every step, which a captured "
+                        "CUDA graph cannot follow: set train.cuda_graphs=false")
     if cfg.train.ema and cfg.train.cuda_graphs:
         raise UserError("train.ema averages G on the host's schedule (its first update copies, then it averages), which "
                         "a captured CUDA graph cannot replay: set train.cuda_graphs=false or train.ema=0")
@@ -172,9 +175,9 @@ def resumed_config(cfg: DictConfig, source: str | Path) -> tuple[DictConfig, dic
         if key != "steps":
             log.warning("resume: train.%s is %s here, %s in the resumed run; pass train.%s=%s to keep the run's",
                         key, now, before, key, before)
-        elif current["train"]["lr_decay"] == "linear":  # at a constant rate, more steps is what resuming is for
-            log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's linear decay "
-                        "now reaches 0 at step %s", now, before, now)
+        elif current["train"]["lr_decay"] != "constant":  # at a constant rate, more steps is what resuming is for
+            log.warning("resume: train.steps is %s here, %s in the resumed run, so the learning rate's %s decay "
+                        "now reaches 0 at step %s", now, before, current["train"]["lr_decay"], now)
     merged = {**current, **{key: saved[key] for key in RESUMED_KEYS}}
     typed = OmegaConf.merge(OmegaConf.structured(Config), merged)  # typed again, as Hydra composed it
     OmegaConf.set_struct(typed, True)
@@ -419,12 +422,22 @@ class Trainer:
         opt.step()
         return True
 
-    def set_learning_rates(self) -> None:
-        if self.train_cfg.lr_decay == "linear":
-            remaining = 1 - self.step / self.train_cfg.steps
-            for opt, base in self.base_lr:
-                for group in opt.param_groups:
-                    group["lr"] = base * remaining
+    def set_learning_rates(self, time_spent: float) -> None:
+        """linear: the rates fall to 0 at train.steps. cooldown: constant, then falling linearly to 0 over the
+        last train.cooldown of the run, whose end is train.steps or train.minutes, whichever comes first
+        (`time_spent`: the fraction of train.minutes used so far, 0 without a limit), so that a run the clock ends
+        still ends cooled (Hägele et al. 2024, arXiv:2405.18392: constant rate plus cool-down)."""
+        decay = self.train_cfg.lr_decay
+        if decay == "constant":
+            return
+        if decay == "linear":
+            factor = 1 - self.step / self.train_cfg.steps
+        else:
+            done = max(self.step / self.train_cfg.steps, time_spent)
+            factor = min(1.0, max(0.0, (1 - done) / self.train_cfg.cooldown))
+        for opt, base in self.base_lr:
+            for group in opt.param_groups:
+                group["lr"] = base * factor
 
     # ---- loop --------------------------------------------------------------------------------------------
     def loop(self) -> None:
@@ -436,6 +449,7 @@ class Trainer:
         task = progress.add_task("train", total=train_cfg.steps, completed=self.step, info="")
         t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), self.step
         budget_s = self.time_budget()
+        time_spent = 0.0  # of train.minutes, for lr_decay=cooldown
         self.g.train()
         self.d.train()
         with ExitStack() as scope:
@@ -444,7 +458,9 @@ class Trainer:
             while self.step < train_cfg.steps:
                 log_now = (self.step + 1) % train_cfg.log_every == 0 or self.step + 1 == train_cfg.steps
 
-                self.set_learning_rates()
+                if budget_s is not None and (ranks.world == 1 or log_now):  # ranks agree on rank 0's clock
+                    time_spent = ranks.broadcast((time.perf_counter() - t_start) / budget_s)
+                self.set_learning_rates(time_spent)
                 reals = [ranks.shard(self.batches.next()) for _ in range(self.method.n_critic)]
                 zs = [self.sample_z() for _ in range(self.method.n_critic + 1)]  # noise and data: independent generators
                 out_d, out_g, stepped = self.one_step(reals, zs)

@@ -75,7 +75,7 @@ def test_bad_speed_options_are_named(tmp_path):
 @pytest.mark.parametrize(("override", "choices"), [
     ("train.precision=fp16", "[fp32, bf16]"), ("train.on_nan=maybe", "[stop, skip_step]"),
     ("train.schedule=joint", "[alternating, simultaneous]"), ("train.batch_unit=pairs", "[samples, packs]"),
-    ("train.lr_decay=cosine", "[constant, linear]"), ("eval.monitor_mode=up", "[min, max]"),
+    ("train.lr_decay=cosine", "[constant, linear, cooldown]"), ("eval.monitor_mode=up", "[min, max]"),
 ])
 def test_choice_keys_are_refused_at_composition_with_their_choices(override, choices):
     from hydra.errors import ConfigCompositionException
