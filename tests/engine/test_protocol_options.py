@@ -139,6 +139,45 @@ def test_linear_lr_decay_reaches_zero_on_the_last_step(tmp_path):
     assert groups[0]["lr"] == pytest.approx(2e-3 * (1 - 3 / 4))  # step 4 of 4 runs at (1 - 3/4) of the base
 
 
+@pytest.mark.parametrize(("steps", "cooldown", "factor"), [(10, 0.2, 0.5), (10, 0.5, 0.2), (4, 1.0, 0.25)])
+def test_cooldown_holds_the_rate_then_falls_to_zero_at_the_last_step(tmp_path, steps, cooldown, factor):
+    # The last step (0-based step steps-1) runs at (1 - (steps-1)/steps) / cooldown of the base rate.
+    cfg = make_config(f"train.steps={steps}", "train.lr_decay=cooldown", f"train.cooldown={cooldown}",
+                      "optim.lr_g=1e-3", "optim.lr_d=2e-3", *QUIET)
+    train(cfg, tmp_path)
+    state = last_state(tmp_path)
+    assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-3 * factor)
+    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * factor)
+
+
+def test_cooldown_before_its_last_fraction_keeps_the_base_rate(tmp_path):
+    # 10 steps, cooldown 0.2: steps 0-8 run at the full rate ((1 - 8/10) / 0.2 = 1), step 9 at half. The checkpoint
+    # after step 9 of them is kept as previous.pt when the last one replaces it.
+    cfg = make_config("train.steps=10", "train.lr_decay=cooldown", "train.cooldown=0.2", "optim.lr_d=2e-3",
+                      "eval.at_end=false", "train.checkpoint_every=9", *FAST)
+    train(cfg, tmp_path)
+    before = checkpoint.load(tmp_path / "checkpoints" / "previous.pt")
+    assert before["step"] == 9
+    assert before["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-3)
+    assert last_state(tmp_path)["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-3 * 0.5)
+
+
+def test_cooldown_follows_the_clock_when_train_minutes_ends_the_run(tmp_path):
+    # 0.02 minutes end the run long before its 10^6 steps; with cooldown=1 the rate falls with the time spent,
+    # so the last step runs at (budget - time spent) / budget of the base: a few percent at most.
+    cfg = make_config("train.steps=1000000", "train.minutes=0.02", "train.lr_decay=cooldown", "train.cooldown=1",
+                      "optim.lr_d=2e-3", *QUIET)
+    train(cfg, tmp_path)
+    state = last_state(tmp_path)
+    assert 10 < state["step"] < 1000000
+    assert 0 <= state["opt_d"]["param_groups"][0]["lr"] < 2e-3 * 0.1
+
+
+def test_cooldown_fraction_out_of_range_is_one_line(tmp_path):
+    with pytest.raises(UserError, match=r"train.cooldown=0.0 must be in \(0, 1\]"):
+        train(make_config("train.steps=2", "train.lr_decay=cooldown", "train.cooldown=0", *QUIET), tmp_path)
+
+
 def test_sample_uses_the_averaged_generator_and_raw_on_request(tmp_path):
     from ganctl.engine import runs
     from ganctl.engine.evaluate import EVAL_SEED_OFFSET, generate
