@@ -92,6 +92,7 @@ def test_image_recipe_follows_the_processor_and_an_explicit_choice_wins(native, 
     # bf16 where native: 34,000 steps of 64 at 2e-4; elsewhere fp32 batches of 32 at 4e-4 until the time limit
     assert (train.precision, train.steps, train.batch_size) == (("bf16", 34000, 64) if native else ("fp32", 60000, 32))
     assert cfg.optim.lr_g == cfg.optim.lr_d == (2e-4 if native else 4e-4)
+    assert (train.lr_decay, train.cooldown) == ("constant" if native else "cooldown", 0.2)  # cooled where time ends it
     assert make_config("data=fashion_mnist", "method=wgan_gp").optim.lr_g == 1e-4  # a method's own optimiser wins
     assert make_config("data=fashion_mnist", "train.batch_size=64").train.batch_size == 64
     train = make_config("data=fashion_mnist", "train.precision=fp32", "train.steps=30000").train
