@@ -449,7 +449,9 @@ class Trainer:
         task = progress.add_task("train", total=train_cfg.steps, completed=self.step, info="")
         t_start, t_last, step_last = time.perf_counter(), time.perf_counter(), self.step
         budget_s = self.time_budget()
-        time_spent = 0.0  # of train.minutes, for lr_decay=cooldown
+        # lr_decay=cooldown reads the clock: the fraction of train.minutes spent (other schedules never pay for it)
+        clocked = budget_s is not None and train_cfg.lr_decay == "cooldown"
+        time_spent = 0.0
         self.g.train()
         self.d.train()
         with ExitStack() as scope:
@@ -458,7 +460,7 @@ class Trainer:
             while self.step < train_cfg.steps:
                 log_now = (self.step + 1) % train_cfg.log_every == 0 or self.step + 1 == train_cfg.steps
 
-                if budget_s is not None and (ranks.world == 1 or log_now):  # ranks agree on rank 0's clock
+                if clocked and (ranks.world == 1 or log_now):  # ranks agree on rank 0's clock
                     time_spent = ranks.broadcast((time.perf_counter() - t_start) / budget_s)
                 self.set_learning_rates(time_spent)
                 reals = [ranks.shard(self.batches.next()) for _ in range(self.method.n_critic)]
